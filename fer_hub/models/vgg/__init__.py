@@ -1,0 +1,4 @@
+from .configuration_vgg import FerVggConfig
+from .modeling_vgg import FerVggForImageClassification
+
+__all__ = ["FerVggConfig", "FerVggForImageClassification"]

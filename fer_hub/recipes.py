@@ -1,0 +1,65 @@
+"""Training recipes: YAML files under train/recipes/, a full (GPU-grade) schedule plus CPU overrides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from .augmentation import AugmentationConfig
+from .errors import FerHubError
+
+RECIPE_DIR = Path(__file__).resolve().parent.parent / "train" / "recipes"
+BALANCING = ("none", "class_weights", "oversample", "undersample")
+
+
+@dataclass
+class Recipe:
+    model: str
+    config: dict = field(default_factory=dict)  # model config overrides
+    training: dict = field(default_factory=dict)  # transformers.TrainingArguments fields
+    augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
+    balancing: str = "class_weights"
+    label_smoothing: float = 0.0
+    early_stopping_patience: int = 10
+    source: str = ""
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def default_recipe_path(model: str) -> Path:
+    return RECIPE_DIR / f"{model}.yaml"
+
+
+def load_recipe(path: str | Path, on_cpu: bool) -> Recipe:
+    """Read a recipe; on a machine without a GPU its `cpu:` section overrides the rest."""
+    path = Path(path)
+    if not path.is_file():
+        raise FerHubError(f"{path}: recipe not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise FerHubError(f"{path}: not valid YAML ({error})") from None
+    if not isinstance(raw, dict) or "model" not in raw:
+        raise FerHubError(f"{path}: a recipe is a mapping with at least a 'model' field")
+    cpu = raw.pop("cpu", {}) or {}
+    if on_cpu:
+        raw = _merge(raw, cpu)
+    known = {f.name for f in fields(Recipe)} - {"source"}
+    unknown = set(raw) - known
+    if unknown:
+        raise FerHubError(f"{path}: unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+    try:
+        augmentation = AugmentationConfig(**(raw.pop("augmentation", None) or {}))
+    except TypeError as error:
+        raise FerHubError(f"{path}: field 'augmentation': {error}") from None
+    recipe = Recipe(**raw, augmentation=augmentation, source=str(path))
+    if recipe.balancing not in BALANCING:
+        raise FerHubError(f"{path}: field 'balancing' is {recipe.balancing!r}; expected one of {', '.join(BALANCING)}")
+    return recipe
