@@ -66,4 +66,4 @@ def augment(image: Image.Image, config: AugmentationConfig, rng: random.Random) 
         pixels = _random_crop(pixels, config.crop_padding, rng)
     if rng.random() < config.erasing:
         pixels = _erase(pixels, rng)
-    return Image.fromarray(np.ascontiguousarray(pixels), mode="L")
+    return Image.fromarray(np.ascontiguousarray(pixels))

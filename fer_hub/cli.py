@@ -33,7 +33,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 def _predict(args: argparse.Namespace) -> None:
     from .predict import predict_command
 
-    predict_command(args.images, model=args.model, as_json=args.json, tta=args.tta)
+    predict_command(args.images, model=args.model, as_json=args.json, tta=args.tta, whole_image=args.whole_image)
 
 
 def _export_onnx(args: argparse.Namespace) -> None:
@@ -59,7 +59,7 @@ def _push(args: argparse.Namespace) -> None:
 def _card(args: argparse.Namespace) -> None:
     from .model_card import write_model_card
 
-    print(f"wrote {write_model_card(args.model_dir)}")
+    print(f"wrote {write_model_card(args.model_dir, repo_id=args.repo_id)}")
 
 
 def _push_space(args: argparse.Namespace) -> None:
@@ -94,8 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="faces and expressions in images")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
     predict.add_argument("--model", help="model folder, Hub repo id or .onnx file (default: the embedded model)")
-    predict.add_argument("--json", action="store_true")
-    predict.add_argument("--tta", action="store_true")
+    predict.add_argument("--json", action="store_true", help="print one JSON list instead of text")
+    predict.add_argument("--tta", action="store_true", help="average with the horizontally flipped faces")
+    predict.add_argument("--whole-image", action="store_true", help="classify each whole image as one face (already-cropped faces)")
     predict.set_defaults(handler=_predict)
 
     export = commands.add_parser("export-onnx", help="export a model folder to ONNX")
@@ -111,20 +112,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
 
     push = commands.add_parser("push", help="publish a trained model folder to the Hub")
-    push.add_argument("--model", required=True, help="trained model folder")
+    push.add_argument("--model", required=True, help="trained model folder (checkpoints/ and pickles are not uploaded)")
     push.add_argument("--repo-id", required=True, metavar="OWNER/NAME")
     push.add_argument("--private", action="store_true")
-    push.add_argument("--revision", metavar="BRANCH")
-    push.add_argument("--commit-message")
+    push.add_argument("--revision", metavar="BRANCH", help="branch to commit to, created if missing (default: main)")
+    push.add_argument("--commit-message", help="default: names the model and its scores")
     push.set_defaults(handler=_push)
 
     card = commands.add_parser("card", help="write the model card README.md into a model folder")
     card.add_argument("model_dir")
+    card.add_argument("--repo-id", metavar="OWNER/NAME", help="the repo id the usage snippets name (default: a placeholder)")
     card.set_defaults(handler=_card)
 
     space = commands.add_parser("push-space", help="publish the Gradio demo as a Hub Space")
     space.add_argument("--repo-id", required=True, metavar="OWNER/NAME")
-    space.add_argument("--model", nargs="*", default=None, help="models the Space offers (default: embedded model)")
+    space.add_argument("--model", nargs="*", default=None, metavar="REPO_ID",
+                       help="Hub model ids the Space offers besides the embedded model (sets its FER_HUB_MODELS "
+                            "variable; left as it is when omitted)")
     space.add_argument("--private", action="store_true")
     space.set_defaults(handler=_push_space)
     return parser

@@ -111,7 +111,7 @@ def _open_text(path: Path):
 
 def _png_bytes(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(pixels.reshape(IMAGE_SIDE, IMAGE_SIDE).astype(np.uint8), mode="L").save(buffer, format="PNG")
+    Image.fromarray(pixels.reshape(IMAGE_SIDE, IMAGE_SIDE).astype(np.uint8)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

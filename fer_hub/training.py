@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 import shlex
 import sys
@@ -13,8 +14,10 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 import yaml
+from torch.optim.lr_scheduler import LambdaLR
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -51,10 +54,26 @@ class WeightedLossTrainer(Trainer):
 
     loss_is_scaled_for_ga = False
 
-    def __init__(self, *args, class_weights: torch.Tensor | None = None, label_smoothing: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        *args,
+        class_weights: torch.Tensor | None = None,
+        label_smoothing: float = 0.0,
+        time_budget: TimeBudget | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.class_weights = class_weights
         self.label_smoothing = label_smoothing
+        self.time_budget = time_budget
+
+    def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None):
+        """With a time budget, the schedule follows the clock instead of the step count."""
+        if self.time_budget is None or self.lr_scheduler is not None:
+            return super().create_scheduler(num_training_steps, optimizer)
+        warmup_steps = self.args.get_warmup_steps(num_training_steps)
+        self.lr_scheduler = LambdaLR(optimizer or self.optimizer, lambda step: self.time_budget.lr_factor(step, warmup_steps))
+        return self.lr_scheduler
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.pop("labels")
@@ -64,17 +83,33 @@ class WeightedLossTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
-class TimeBudgetCallback(TrainerCallback):
-    """Stops training cleanly once the wall-clock budget is spent; the stop evaluates and saves."""
+class TimeBudget(TrainerCallback):
+    """A wall-clock budget. The fraction spent (rank 0's clock, shared by every process) drives the
+    learning rate, warmup then cosine decay to zero at the deadline, so a run cut short by the
+    budget still anneals; training stops cleanly once it is spent (the stop evaluates and saves)."""
 
     def __init__(self, minutes: float):
-        self.deadline = time.monotonic() + 60 * minutes
-        self.expired = False
+        self.seconds = 60.0 * minutes
+        self.started = time.monotonic()
+        self.spent = 0.0
+
+    @property
+    def expired(self) -> bool:
+        return self.spent >= 1.0
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        spent = torch.tensor([(time.monotonic() - self.started) / self.seconds], dtype=torch.float64)
+        if dist.is_available() and dist.is_initialized():
+            dist.broadcast(spent, src=0)
+        self.spent = float(spent)
 
     def on_step_end(self, args, state, control, **kwargs):
-        if time.monotonic() >= self.deadline:
-            self.expired = True
+        if self.expired:
             control.should_training_stop = True
+
+    def lr_factor(self, step: int, warmup_steps: int) -> float:
+        warmup = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
+        return warmup * 0.5 * (1.0 + math.cos(math.pi * min(1.0, self.spent)))
 
 
 class EpochLogCallback(TrainerCallback):
@@ -190,7 +225,7 @@ def train(
     validation.set_transform(_transform(processor, None))
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    budget = TimeBudgetCallback(time_budget_minutes) if time_budget_minutes else None
+    budget = TimeBudget(time_budget_minutes) if time_budget_minutes else None
     callbacks = [EarlyStoppingCallback(recipe.early_stopping_patience), EpochLogCallback(output_dir / "training_log.txt")]
     trainer = WeightedLossTrainer(
         model=model,
@@ -202,6 +237,7 @@ def train(
         callbacks=callbacks + ([budget] if budget else []),
         class_weights=weights,
         label_smoothing=recipe.label_smoothing,
+        time_budget=budget,
     )
     started = time.monotonic()
     result = trainer.train(resume_from_checkpoint=resume_from)

@@ -1,0 +1,102 @@
+"""FerImageProcessor: any image (PIL, numpy, torch; any size and mode) -> normalized grayscale `pixel_values`.
+
+Self-contained (numpy, PIL, torch, transformers) because it travels with checkpoints as remote code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers.image_processing_utils import BaseImageProcessor, BatchFeature
+
+# Mean and std of FER2013 Training pixels, rescaled to [0, 1].
+FER2013_MEAN = 0.5077
+FER2013_STD = 0.2550
+LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def _composite_on_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    alpha = alpha[..., None] / 255.0
+    return rgb * alpha + 255.0 * (1.0 - alpha)
+
+
+def _pil_to_gray(image: Image.Image) -> np.ndarray:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        return np.asarray(image, dtype=np.float32) / 257.0
+    if image.mode == "F":
+        return _float_to_255(np.asarray(image, dtype=np.float32))
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32)
+        return _composite_on_white(rgba[..., :3], rgba[..., 3]) @ LUMA_WEIGHTS
+    if image.mode != "L":
+        image = image.convert("RGB").convert("L")
+    return np.asarray(image, dtype=np.float32)
+
+
+def _float_to_255(array: np.ndarray) -> np.ndarray:
+    return array * 255.0 if array.size and float(np.nanmax(array)) <= 1.0 else array
+
+
+def _array_to_gray(array: np.ndarray) -> np.ndarray:
+    if array.ndim == 3 and array.shape[-1] not in (1, 3, 4) and array.shape[0] in (1, 3, 4):
+        array = np.moveaxis(array, 0, -1)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
+        raise ValueError(f"cannot read an image from an array of shape {tuple(array.shape)}")
+    if array.dtype == np.uint16:
+        array = array.astype(np.float32) / 257.0
+    elif array.dtype == np.bool_ or np.issubdtype(array.dtype, np.floating):
+        array = _float_to_255(array.astype(np.float32))
+    else:
+        array = array.astype(np.float32)
+    if array.ndim == 2:
+        return array
+    if array.shape[-1] == 4:
+        return _composite_on_white(array[..., :3], array[..., 3]) @ LUMA_WEIGHTS
+    return array @ LUMA_WEIGHTS
+
+
+def to_grayscale(image: Image.Image | np.ndarray | torch.Tensor) -> np.ndarray:
+    """A 2-D float32 array of gray levels in [0, 255] from any supported image."""
+    if isinstance(image, Image.Image):
+        return _pil_to_gray(image)
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu().numpy()
+    if isinstance(image, np.ndarray):
+        return _array_to_gray(image)
+    raise TypeError(f"expected a PIL image, numpy array or torch tensor, got {type(image).__name__}")
+
+
+class FerImageProcessor(BaseImageProcessor):
+    """Converts images to grayscale, resizes them to `size`, rescales to [0, 1] and normalizes."""
+
+    model_input_names = ["pixel_values"]
+
+    def __init__(
+        self,
+        size: dict[str, int] | None = None,
+        image_mean: float = FER2013_MEAN,
+        image_std: float = FER2013_STD,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.size = dict(size or {"height": 48, "width": 48})
+        self.image_mean = float(image_mean)
+        self.image_std = float(image_std)
+
+    def to_model_input(self, image: Image.Image | np.ndarray | torch.Tensor) -> np.ndarray:
+        """One image -> a (1, height, width) float32 array, normalized."""
+        gray = Image.fromarray(np.clip(np.rint(to_grayscale(image)), 0, 255).astype(np.uint8), mode="L")
+        target = (self.size["width"], self.size["height"])
+        if gray.size != target:
+            gray = gray.resize(target, Image.Resampling.BILINEAR, reducing_gap=3.0)
+        pixels = np.asarray(gray, dtype=np.float32) / 255.0
+        return ((pixels - self.image_mean) / self.image_std)[None]
+
+    def preprocess(self, images, return_tensors: str | None = "pt", **kwargs) -> BatchFeature:
+        if not isinstance(images, (list, tuple)):
+            images = [images]
+        pixel_values = np.stack([self.to_model_input(image) for image in images])
+        return BatchFeature(data={"pixel_values": pixel_values}, tensor_type=return_tensors)

@@ -1,0 +1,111 @@
+"""The launched demo's `/predict` endpoint through gradio_client, and the UI handlers in process."""
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+from fer_hub.labels import LABELS
+
+
+@pytest.fixture(scope="module")
+def client(demo_url):
+    return Client(demo_url, verbose=False)
+
+
+def assert_face(face, image_size):
+    x, y, w, h = face["box"]
+    assert 0 <= x < x + w <= image_size[0] and 0 <= y < y + h <= image_size[1]
+    assert list(face["scores"]) == list(LABELS)
+    assert sum(face["scores"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert face["label"] == max(face["scores"], key=face["scores"].get)
+
+
+def test_the_astronaut_has_one_boxed_face_with_7_scores(client, astronaut_png):
+    result = client.predict(handle_file(str(astronaut_png)), api_name="/predict")
+    assert result["message"] == "1 face found" and "error" not in result
+    (face,) = result["faces"]
+    assert_face(face, (512, 512))
+    assert 150 < face["box"][0] < 260 and 40 < face["box"][1] < 130  # where her face is
+
+
+def test_each_bad_input_gets_a_clear_message_and_the_app_keeps_serving(client, bad_images, astronaut_png):
+    for name, (path, phrase) in bad_images.items():
+        result = client.predict(handle_file(str(path)), api_name="/predict")
+        assert result["error"] is True and result["faces"] == [], name
+        assert result["message"].startswith(f"{name}: ") and phrase in result["message"]
+        assert "Traceback" not in result["message"]
+    assert client.predict(handle_file(str(astronaut_png)), api_name="/predict")["message"] == "1 face found"
+
+
+def test_awkward_formats_are_read(client, odd_images):
+    results = {name: client.predict(handle_file(str(path)), api_name="/predict") for name, path in odd_images.items()}
+    for name, result in results.items():
+        assert len(result["faces"]) == 1, (name, result["message"])
+    huge = results["huge.jpg"]["faces"][0]  # detected at a reduced size, reported in the uploaded image's coordinates
+    assert_face(huge, (2560, 2560))
+    assert huge["box"][2] > 400
+
+
+def test_no_face_says_so_and_whole_image_classifies_the_crop(client, tmp_path):
+    crop = tmp_path / "crop.png"
+    Image.new("L", (48, 48), 90).save(crop)
+    result = client.predict(handle_file(str(crop)), api_name="/predict")
+    assert result["faces"] == [] and result["message"].startswith("no face found") and "whole_image" in result["message"]
+    result = client.predict(handle_file(str(crop)), whole_image=True, tta=True, api_name="/predict")
+    (face,) = result["faces"]
+    assert face["box"] == [0, 0, 48, 48]
+    assert_face(face, (48, 48))
+
+
+def test_only_the_offered_models_can_be_picked(client, astronaut_png):
+    result = client.predict(handle_file(str(astronaut_png)), model="someone/else", api_name="/predict")
+    assert result["error"] is True and "unknown model 'someone/else'" in result["message"]
+
+
+def test_concurrent_requests_are_all_answered(client, astronaut_png):
+    jobs = [client.submit(handle_file(str(astronaut_png)), api_name="/predict") for _ in range(8)]
+    assert [len(job.result(timeout=120)["faces"]) for job in jobs] == [1] * 8
+
+
+# --- the UI handlers, in process ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def handlers():
+    from fer_hub.demo import FerDemo
+
+    return FerDemo()
+
+
+def test_upload_handler_boxes_the_face_and_draws_bars(handlers, astronaut_png):
+    image, message, bars, result, button = handlers.analyze_upload(
+        {"path": str(astronaut_png), "orig_name": "astronaut.png"}, "default", False, False
+    )
+    assert message == "**1 face found**" and button["visible"] is False
+    assert bars.count('class="fer-face"') == 1 and all(f">{name}<" in bars for name in LABELS)
+    x, y, w, h = result["faces"][0]["box"]
+    original = np.asarray(Image.open(astronaut_png).convert("RGB"), dtype=np.int16)
+    changed = np.abs(np.asarray(image, dtype=np.int16) - original).sum(axis=2) > 60
+    assert changed[y + h // 2, x : x + 4].any() and not changed[y + h // 2, x + w // 2]  # boxed, face left visible
+
+
+def test_upload_handler_offers_whole_image_when_no_face_is_found(handlers, tmp_path):
+    crop = tmp_path / "crop.png"
+    Image.new("L", (48, 48), 90).save(crop)
+    image, message, bars, result, button = handlers.analyze_upload({"path": str(crop)}, "default", False, False)
+    assert "No face found" in message and "Whole image is one face" in message
+    assert bars == "" and result["faces"] == [] and button["visible"] is True
+    assert image.size == (288, 288)  # small crops are enlarged for display
+
+
+def test_upload_handler_explains_a_bad_file(handlers, bad_images):
+    path, phrase = bad_images["truncated.jpg"]
+    image, message, *_ = handlers.analyze_upload({"path": str(path), "orig_name": "holiday.jpg"}, "default", False, False)
+    assert image is None and message.startswith("**Cannot use this image:** holiday.jpg: ") and phrase in message
+
+
+def test_webcam_frames_are_annotated(handlers, astronaut_png):
+    frame = np.asarray(Image.open(astronaut_png).convert("RGB"))
+    image, bars = handlers.analyze_frame(frame, "default", True)
+    assert image.size == (512, 512) and "Face 1:" in bars
+    assert handlers.analyze_frame(np.zeros((240, 320, 3), np.uint8), "default", False)[1] == "<p>No face found.</p>"

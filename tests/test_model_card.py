@@ -1,0 +1,126 @@
+"""Model cards from model_cards/: YAML metadata with a model-index of the folder's real metrics.json, and a body
+with usage, architecture and parameter count, recipe, per-class scores, confusion matrix, limitations, citation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from huggingface_hub import ModelCard
+
+from fer_hub import LABELS, create_model, image_processor_for, save_checkpoint
+from fer_hub.cli import main
+from fer_hub.errors import FerHubError
+from fer_hub.hub import model_upload_files
+from fer_hub.metrics import classification_report
+from fer_hub.model_card import render_model_card, write_model_card
+from fer_hub.zoo import load_checkpoint
+
+
+@pytest.fixture
+def sepnet_dir(trained_model_dir, tmp_path) -> Path:
+    return Path(shutil.copytree(trained_model_dir, tmp_path / "sepnet", ignore=shutil.ignore_patterns("checkpoints")))
+
+
+@pytest.fixture(scope="module")
+def vit_dir(tmp_path_factory) -> Path:
+    """A transformers-native model (no model code), scored on a Hub dataset's test split, with no recipe.yaml."""
+    folder = tmp_path_factory.mktemp("vit")
+    model = create_model("vit")
+    save_checkpoint(model, image_processor_for(model), folder)
+    rng = np.random.default_rng(1)
+    report = classification_report(rng.integers(0, 7, 50), rng.integers(0, 7, 50))
+    (folder / "metrics.json").write_text(json.dumps({"split": "test", "data": "someone/fer2013-faces", "model": "vit", **report}))
+    return folder
+
+
+def test_card_metadata_and_model_index_are_the_folder_metrics(sepnet_dir):
+    path = write_model_card(sepnet_dir, repo_id="alice/fer-sepnet")
+
+    card = ModelCard.load(path)
+    metrics = json.loads((sepnet_dir / "metrics.json").read_text())
+    assert path == sepnet_dir / "README.md"
+    assert card.data.pipeline_tag == "image-classification"
+    assert card.data.library_name == "transformers"
+    assert card.data.license == "apache-2.0"
+    assert card.data.datasets == ["fer2013"]  # trained from a local CSV
+    assert {"fer2013", "sepnet", "custom_code"} <= set(card.data.tags)
+    results = {result.metric_type: result for result in card.data.eval_results}
+    assert results["accuracy"].metric_value == round(metrics["accuracy"], 4)
+    assert results["f1"].metric_value == round(metrics["f1_macro"], 4)
+    assert {(r.dataset_name, r.dataset_split, r.task_type) for r in results.values()} == {
+        ("FER2013", metrics["split"], "image-classification")
+    }
+
+
+def test_card_body_reports_the_folder(sepnet_dir):
+    text = render_model_card(sepnet_dir, repo_id="alice/fer-sepnet").text
+    metrics = json.loads((sepnet_dir / "metrics.json").read_text())
+    recipe = yaml.safe_load((sepnet_dir / "recipe.yaml").read_text())
+    model, _ = load_checkpoint(sepnet_dir)
+
+    assert 'pipeline("image-classification", model="alice/fer-sepnet", trust_remote_code=True)' in text
+    assert 'AutoModelForImageClassification.from_pretrained("alice/fer-sepnet", trust_remote_code=True)' in text
+    assert f"parameters: {sum(p.numel() for p in model.parameters()):,}" in text
+    assert "FerSepNetForImageClassification" in text
+    assert f"| learning_rate | {recipe['training']['learning_rate']} |" in text
+    assert f"| label_smoothing | {recipe['label_smoothing']} |" in text
+    assert f"- optimizer steps: {metrics['training']['steps']}" in text
+    for name in LABELS:
+        scores = metrics["per_class"][name]
+        assert f"| {name} | {scores['precision']:.3f} | {scores['recall']:.3f} | {scores['f1']:.3f} | {scores['support']} |" in text
+    for name, row in zip(LABELS, metrics["confusion_matrix"]):
+        assert f"| **{name}** | {' | '.join(map(str, row))} |" in text
+    assert "![Row-normalised confusion matrix](confusion_matrix.png)" in text
+    assert "EU AI Act" in text and "workplaces and education institutions" in text
+    assert "@inproceedings{goodfellow2013challenges" in text
+    assert str(sepnet_dir) not in text  # local paths stay private
+
+
+def test_card_for_a_transformers_native_model_from_a_hub_dataset(vit_dir):
+    card = render_model_card(vit_dir)
+
+    assert card.data.datasets == ["someone/fer2013-faces"]
+    assert "custom_code" not in card.data.tags
+    assert {result.dataset_split for result in card.data.eval_results} == {"test"}
+    assert "YOUR_USERNAME/fer-vit" in card.text
+    assert "Its image processor is custom code" in card.text
+    assert "hyperparameters were not recorded" in card.text
+    assert "FER2013 PrivateTest" in card.text
+    assert "](confusion_matrix.png)" not in card.text  # no image in this folder
+
+
+def test_transformers_native_model_needs_only_the_processor_code(vit_dir, tmp_path):
+    files = model_upload_files(vit_dir)
+    assert "image_processing_fer.py" in files and not [f for f in files if f.startswith("modeling_")]
+
+    folder = Path(shutil.copytree(vit_dir, tmp_path / "vit"))
+    (folder / "image_processing_fer.py").unlink()
+    with pytest.raises(FerHubError, match="image_processing_fer.py"):
+        model_upload_files(folder)
+
+
+@pytest.mark.parametrize(
+    "metrics, message",
+    [(None, "no metrics.json"), ({"split": "validation"}, "missing field"), ("{not json", "not valid JSON")],
+)
+def test_card_needs_real_metrics(sepnet_dir, metrics, message):
+    path = sepnet_dir / "metrics.json"
+    if metrics is None:
+        path.unlink()
+    else:
+        path.write_text(metrics if isinstance(metrics, str) else json.dumps(metrics))
+
+    with pytest.raises(FerHubError, match=message):
+        write_model_card(sepnet_dir)
+    assert not (sepnet_dir / "README.md").exists()
+
+
+def test_cli_card_writes_readme(sepnet_dir, capsys):
+    assert main(["card", str(sepnet_dir), "--repo-id", "bob/fer"]) == 0
+    assert str(sepnet_dir / "README.md") in capsys.readouterr().out
+    assert ModelCard.load(sepnet_dir / "README.md").data.model_name == "fer"

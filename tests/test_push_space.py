@@ -1,0 +1,92 @@
+"""`fer-hub push-space` against the local Hub stand-in: the Space gets the demo folder and the fer_hub package in
+one commit, its app imports that package in a fresh process, and broken Space folders are refused first."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from huggingface_hub import snapshot_download
+
+from fer_hub.cli import main
+from fer_hub.errors import FerHubError
+from fer_hub.hub import PACKAGE_DIR, SPACE_DIR, push_space
+
+SPACE_APP_CHECK = """
+import os
+import app  # the Space's entry point: builds the demo with the embedded model
+import fer_hub
+assert os.path.realpath(fer_hub.__file__).startswith(os.path.realpath(os.getcwd())), fer_hub.__file__
+print(type(app.demo).__name__)
+"""
+
+
+def test_space_gets_the_app_and_the_package_in_one_commit(hub_endpoint, repo_id):
+    url = push_space(repo_id, models=["someone/fer-cnn", "someone/fer-vit"])
+
+    assert url.endswith(f"spaces/{repo_id}")
+    space = hub_endpoint.repo(repo_id, "space")
+    assert space.sdk == "gradio"
+    assert hub_endpoint.commit_count(repo_id, "space") == 2
+    assert space.variables == {"FER_HUB_MODELS": "someone/fer-cnn someone/fer-vit"}
+    files = set(space.files("main"))
+    assert {"README.md", "app.py", "requirements.txt", "fer_hub/__init__.py", "fer_hub/demo.py",
+            "fer_hub/default_model/model.safetensors"} <= files
+    assert {f"examples/{path.name}" for path in (SPACE_DIR / "examples").iterdir()} <= files
+    assert not [path for path in files if "__pycache__" in path or path.endswith(".pyc")]
+    for path in ("README.md", "app.py"):
+        assert hub_endpoint.read(repo_id, path, "space") == (SPACE_DIR / path).read_bytes()
+    assert hub_endpoint.read(repo_id, "fer_hub/zoo.py", "space") == (PACKAGE_DIR / "zoo.py").read_bytes()
+
+
+def test_space_app_runs_on_the_uploaded_package(hub_endpoint, repo_id, tmp_path):
+    assert main(["push-space", "--repo-id", repo_id]) == 0
+    snapshot = snapshot_download(repo_id, repo_type="space", local_dir=tmp_path / "space")
+
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    env.pop("FER_HUB_MODELS", None)
+    result = subprocess.run([sys.executable, "-c", SPACE_APP_CHECK], cwd=snapshot, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "Blocks"
+
+
+def _edit_front_matter(space: Path, old: str, new: str) -> None:
+    readme = space / "README.md"
+    text = readme.read_text()
+    assert old in text
+    readme.write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        (lambda space: _edit_front_matter(space, "sdk: gradio", "sdk: streamlit"), "sdk is 'streamlit'"),
+        (lambda space: _edit_front_matter(space, "sdk_version:", "python_version_pin:"), "no pinned sdk_version"),
+        (lambda space: (space / "app.py").unlink(), "app_file 'app.py' not found"),
+        (lambda space: (space / "requirements.txt").unlink(), "no requirements.txt"),
+        (lambda space: (space / "README.md").unlink(), "no README.md"),
+    ],
+)
+def test_broken_space_folder_is_refused_before_any_network_call(hub_endpoint, repo_id, tmp_path, breakage, message):
+    space = Path(shutil.copytree(SPACE_DIR, tmp_path / "space"))
+    breakage(space)
+    requests_before = len(hub_endpoint.requests)
+
+    with pytest.raises(FerHubError, match=message):
+        push_space(repo_id, space_dir=space)
+
+    assert len(hub_endpoint.requests) == requests_before
+
+
+def test_local_model_folder_is_refused_for_a_space(hub_endpoint, repo_id, tmp_path):
+    requests_before = len(hub_endpoint.requests)
+
+    with pytest.raises(FerHubError, match="can only load Hub models"):
+        push_space(repo_id, models=[str(tmp_path)])
+
+    assert len(hub_endpoint.requests) == requests_before
