@@ -14,7 +14,6 @@ Writes benchmarks/results/demo_latency.json and .md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
@@ -24,6 +23,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
+from results_io import write_report
 from PIL import Image
 
 from fer_hub.demo import demo_in_subprocess
@@ -166,9 +166,7 @@ def main() -> None:
             report["single_client"] = sequential(url, photo, args.requests)
             report["http_and_queue_only"] = sequential(url, photo, args.requests, model="-", expected=refused)
             report["load"] = load_run(url, photo, args.clients, args.load_requests)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    args.output.with_suffix(".md").write_text(markdown(report))
+    write_report(report, args.output, markdown)
     print(markdown(report))
 
 

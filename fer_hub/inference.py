@@ -16,6 +16,7 @@ from .errors import FerHubError
 from .faces import Box, FaceDetector
 from .image_processing_fer import FerImageProcessor
 from .labels import LABELS
+from .onnx_runtime import load_onnx
 from .zoo import DEFAULT_MODEL_DIR, load_checkpoint
 
 # pixel_values (N, 1, H, W) float32 -> logits (N, 7)
@@ -34,12 +35,18 @@ class TorchClassifier:
 
 
 def load_classifier(reference: str | Path | None = None) -> tuple[Classifier, FerImageProcessor]:
-    """A classifier and its image processor from a model folder or Hub repo id (None: the embedded model)."""
-    model, processor = load_checkpoint(reference)
-    labels = [model.config.id2label[index] for index in range(model.config.num_labels)]
+    """A classifier and its image processor from a model folder, a Hub repo id or an exported `.onnx`
+    file (None: the embedded model)."""
+    if str(reference).endswith(".onnx"):
+        classifier, processor = load_onnx(reference)
+        id2label = classifier.id2label
+    else:
+        model, processor = load_checkpoint(reference)
+        classifier, id2label = TorchClassifier(model), model.config.id2label
+    labels = [id2label[index] for index in range(len(id2label))]
     if labels != list(LABELS):
         raise FerHubError(f"{reference}: the model's classes {labels} are not the FER2013 classes {list(LABELS)}")
-    return TorchClassifier(model), processor
+    return classifier, processor
 
 
 @dataclass(frozen=True)

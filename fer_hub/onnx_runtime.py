@@ -29,6 +29,10 @@ class OnnxClassifier:
         if "fer_hub.image_processor" not in self.metadata:
             raise FerHubError(f"{path}: not exported by `fer-hub export-onnx` (no image processor metadata)")
 
+    @property
+    def id2label(self) -> dict[int, str]:
+        return {int(index): name for index, name in json.loads(self.metadata["fer_hub.id2label"]).items()}
+
     def __call__(self, pixel_values: np.ndarray) -> np.ndarray:
         return self.session.run(["logits"], {"pixel_values": np.ascontiguousarray(pixel_values, dtype=np.float32)})[0]
 

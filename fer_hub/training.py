@@ -30,7 +30,7 @@ from .labels import LABELS
 from .metrics import classification_report, trainer_metrics
 from .pretrained import init_from_pretrained
 from .recipes import Recipe, default_recipe_path, load_recipe
-from .zoo import create_model, image_processor_for, save_checkpoint
+from .zoo import create_model, image_processor_for, save_checkpoint, zoo_entry
 
 CHECKPOINT_DIR = "checkpoints"
 TRAINER_DEFAULTS = dict(
@@ -195,6 +195,7 @@ def train(
     init_from: str | None = None,
 ) -> dict:
     """Train `model_name` on `data` per its recipe; write the best model and its report to `output_dir`."""
+    zoo_entry(model_name)  # an unknown name fails before anything else
     output_dir = Path(output_dir)
     on_cpu = not torch.cuda.is_available()
     recipe = load_recipe(recipe_path or default_recipe_path(model_name), on_cpu=on_cpu)

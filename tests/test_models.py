@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +14,6 @@ import torch
 from transformers import ResNetForImageClassification, ViTForImageClassification
 from transformers.modeling_outputs import ImageClassifierOutput, ImageClassifierOutputWithNoAttention
 
-import fer_hub
 from fer_hub import LABELS, create_model, image_processor_for, list_models, save_checkpoint
 from fer_hub.errors import FerHubError
 
