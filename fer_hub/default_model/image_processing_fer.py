@@ -22,8 +22,11 @@ def _composite_on_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 
 def _pil_to_gray(image: Image.Image) -> np.ndarray:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
         return np.asarray(image, dtype=np.float32) / 257.0
+    if image.mode == "I":  # 32-bit integers: 16-bit data when any value exceeds 255
+        pixels = np.asarray(image, dtype=np.float32)
+        return pixels / 257.0 if pixels.size and pixels.max() > 255 else pixels
     if image.mode == "F":
         return _float_to_255(np.asarray(image, dtype=np.float32))
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
@@ -88,7 +91,7 @@ class FerImageProcessor(BaseImageProcessor):
 
     def to_model_input(self, image: Image.Image | np.ndarray | torch.Tensor) -> np.ndarray:
         """One image -> a (1, height, width) float32 array, normalized."""
-        gray = Image.fromarray(np.clip(np.rint(to_grayscale(image)), 0, 255).astype(np.uint8), mode="L")
+        gray = Image.fromarray(np.clip(np.rint(to_grayscale(image)), 0, 255).astype(np.uint8))
         target = (self.size["width"], self.size["height"])
         if gray.size != target:
             gray = gray.resize(target, Image.Resampling.BILINEAR, reducing_gap=3.0)
