@@ -91,7 +91,10 @@ class FerImageProcessor(BaseImageProcessor):
 
     def to_model_input(self, image: Image.Image | np.ndarray | torch.Tensor) -> np.ndarray:
         """One image -> a (1, height, width) float32 array, normalized."""
-        gray = Image.fromarray(np.clip(np.rint(to_grayscale(image)), 0, 255).astype(np.uint8))
+        if isinstance(image, Image.Image) and image.mode == "L":
+            gray = image
+        else:
+            gray = Image.fromarray(np.clip(np.rint(to_grayscale(image)), 0, 255).astype(np.uint8))
         target = (self.size["width"], self.size["height"])
         if gray.size != target:
             gray = gray.resize(target, Image.Resampling.BILINEAR, reducing_gap=3.0)
