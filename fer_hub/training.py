@@ -163,7 +163,9 @@ def resample(split: datasets.Dataset, mode: str, seed: int) -> datasets.Dataset:
     return split.select(rng.permutation(indices))
 
 
-def _transform(processor: FerImageProcessor, augmentation: AugmentationConfig | None):
+def batch_transform(processor: FerImageProcessor, augmentation: AugmentationConfig | None):
+    """The `set_transform` function: decoded images -> (augmented) `pixel_values` and `labels` tensors."""
+
     def apply(batch: dict) -> dict:
         images = [image.convert("L") for image in batch["image"]]
         if augmentation is not None:
@@ -221,9 +223,9 @@ def train(
     weights = class_weights(train_split["label"]) if recipe.balancing == "class_weights" else None
     if recipe.balancing in ("oversample", "undersample"):
         train_split = resample(train_split, recipe.balancing, args.seed)
-    train_split.set_transform(_transform(processor, recipe.augmentation))
+    train_split.set_transform(batch_transform(processor, recipe.augmentation))
     validation = dataset["validation"]
-    validation.set_transform(_transform(processor, None))
+    validation.set_transform(batch_transform(processor, None))
 
     output_dir.mkdir(parents=True, exist_ok=True)
     budget = TimeBudget(time_budget_minutes) if time_budget_minutes else None
