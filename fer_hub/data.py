@@ -52,9 +52,14 @@ def load_fer2013(source: str | os.PathLike) -> datasets.DatasetDict:
     if path.is_dir():
         files = _image_folder_files(path)
         return _cached(path, _listing_fingerprint(path, files), "folder", lambda: _read_image_folder(path, files))
-    if HUB_ID.match(str(source)) and not str(source).endswith((".csv", ".gz")):
+    if looks_like_hub_id(str(source)):
         return _load_hub_dataset(str(source))
     raise FerHubError(f"{source}: no such file or folder")
+
+
+def looks_like_hub_id(source: str) -> bool:
+    """Whether a source that is no local file or folder names a Hub dataset (`name` or `owner/name`)."""
+    return bool(HUB_ID.match(source)) and not source.endswith((".csv", ".gz"))
 
 
 # --- caching ---------------------------------------------------------------------------------

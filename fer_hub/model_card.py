@@ -10,7 +10,7 @@ import torch
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .data import HUB_ID
+from .data import looks_like_hub_id
 from .errors import FerHubError
 from .labels import LABELS
 from .zoo import ZOO
@@ -114,8 +114,7 @@ def _plain(value: object) -> object:
 
 def hub_dataset_id(data: str) -> str | None:
     """`data` when it names a Hub dataset (owner/name) rather than a local file or folder."""
-    looks_local = data.endswith((".csv", ".gz")) or Path(data).exists() or Path(data).is_absolute()
-    return data if "/" in data and HUB_ID.match(data) and not looks_local else None
+    return data if "/" in data and not Path(data).exists() and looks_like_hub_id(data) else None
 
 
 def _card_data(metrics: dict, repo_id: str, dataset_id: str, custom_code: bool, zoo_name: str) -> ModelCardData:
