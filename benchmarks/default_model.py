@@ -1,5 +1,6 @@
 """The embedded default model: PublicTest (validation) accuracy and macro-F1, ONNX agreement, and
-single-face latency (batch 1, one thread) in PyTorch and ONNX Runtime (fp32 and int8).
+single-face latency (batch 1, one thread) in PyTorch and ONNX Runtime (fp32 and int8); with flip
+test-time augmentation (the face and its mirror, batch 2, logits averaged) too.
 
     python benchmarks/default_model.py [--model DIR] [--runs 300]
 
@@ -39,6 +40,16 @@ def milliseconds(run, pixel_values: np.ndarray, runs: int) -> dict:
         run(pixel_values)
         times.append(1000 * (time.perf_counter() - started))
     return {"median_ms": statistics.median(times), "p95_ms": float(np.percentile(times, 95))}
+
+
+def with_flip(run):
+    """`run` on the faces and their mirror images, logits averaged (flip test-time augmentation)."""
+
+    def flipped_too(pixel_values: np.ndarray) -> np.ndarray:
+        logits = np.asarray(run(np.ascontiguousarray(np.concatenate([pixel_values, pixel_values[..., ::-1]]))))
+        return (logits[: len(pixel_values)] + logits[len(pixel_values) :]) / 2
+
+    return flipped_too
 
 
 def scores(labels: np.ndarray, logits: np.ndarray) -> dict:
@@ -83,8 +94,10 @@ def main() -> None:
     with torch.inference_mode():
         torch_logits = np.concatenate([model(pixel_values=torch.from_numpy(chunk)).logits.numpy()
                                        for chunk in np.array_split(pixels, 16)])
-        torch_run = lambda x: model(pixel_values=torch.from_numpy(x)).logits  # noqa: E731
+        torch_run = lambda x: model(pixel_values=torch.from_numpy(x)).logits.numpy()  # noqa: E731
         runtimes = {"PyTorch fp32": {**scores(labels, torch_logits), **milliseconds(torch_run, one_face, args.runs)}}
+        flip_logits = np.concatenate([with_flip(torch_run)(chunk) for chunk in np.array_split(pixels, 16)])
+        runtimes["PyTorch fp32 + flip TTA"] = {**scores(labels, flip_logits), **milliseconds(with_flip(torch_run), one_face, args.runs)}
     with tempfile.TemporaryDirectory() as folder:
         for name, int8 in (("ONNX Runtime fp32", False), ("ONNX Runtime int8", True)):
             path = export_onnx(args.model, Path(folder) / f"model{'-int8' if int8 else ''}.onnx", int8=int8)
@@ -92,6 +105,9 @@ def main() -> None:
             logits = classifier(pixels)
             runtimes[name] = {**scores(labels, logits), "agreement": float((logits.argmax(1) == torch_logits.argmax(1)).mean()),
                               **milliseconds(classifier, one_face, args.runs), "file_bytes": path.stat().st_size}
+            if not int8:
+                runtimes[f"{name} + flip TTA"] = {**scores(labels, with_flip(classifier)(pixels)),
+                                                  **milliseconds(with_flip(classifier), one_face, args.runs)}
     report = {
         "model": str(Path(args.model).relative_to(ROOT) if Path(args.model).is_relative_to(ROOT) else args.model),
         "params": sum(p.numel() for p in model.parameters()),

@@ -1,4 +1,5 @@
-"""Latency of the demo's `/predict` API through gradio_client, for a one-face 640x480 photo.
+"""Latency of the demo's `/predict` API for a one-face 640x480 photo, called two ways: over plain HTTP
+(`fer_hub.http_api`, gradio's REST routes as curl uses them) and through `gradio_client`.
 
 1. single client: median and p95 of sequential requests (upload + queue + detection + classification + JSON);
 2. load: CLIENTS concurrent clients x REQUESTS requests each: errors, p50, p95, throughput.
@@ -22,11 +23,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
 
+import httpx
 import numpy as np
 from results_io import write_report
 from PIL import Image
 
 from fer_hub.demo import demo_in_subprocess
+from fer_hub.http_api import predict_over_http
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO_SOURCE = ROOT / "spaces" / "fer-demo" / "examples" / "astronaut.jpg"
@@ -53,13 +56,38 @@ def percentiles(seconds: list[float]) -> dict:
     }
 
 
-def timed_predict(client, photo: Path, model: str = "default") -> tuple[float, dict | None]:
-    """Seconds for one /predict call and its answer (None when the request failed)."""
-    from gradio_client import handle_file
+class GradioClientCaller:
+    name = "gradio_client"
 
+    def __init__(self, url: str):
+        from gradio_client import Client
+
+        self.client = Client(url, verbose=False)
+
+    def __call__(self, photo: Path, model: str) -> dict:
+        from gradio_client import handle_file
+
+        return self.client.predict(handle_file(str(photo)), model=model, api_name="/predict")
+
+
+class HttpCaller:
+    name = "plain HTTP"
+
+    def __init__(self, url: str):
+        self.url, self.client = url, httpx.Client(timeout=120)
+
+    def __call__(self, photo: Path, model: str) -> dict:
+        return predict_over_http(self.url, photo, model=model, client=self.client)
+
+
+CALLERS = {"http": HttpCaller, "gradio_client": GradioClientCaller}
+
+
+def timed_predict(caller, photo: Path, model: str = "default") -> tuple[float, dict | None]:
+    """Seconds for one /predict call and its answer (None when the request failed)."""
     start = time.perf_counter()
     try:
-        result = client.predict(handle_file(str(photo)), model=model, api_name="/predict")
+        result = caller(photo, model)
     except Exception:  # a refused or failed request is what the runs count as an error
         result = None
     return time.perf_counter() - start, result
@@ -73,21 +101,16 @@ def refused(result: dict | None) -> bool:
     return bool(result) and "unknown model" in result.get("message", "")
 
 
-def sequential(url: str, photo: Path, requests: int, model: str = "default", expected=one_face) -> dict:
+def sequential(caller, photo: Path, requests: int, model: str = "default", expected=one_face) -> dict:
     """One client, one request at a time, after a few warm-up requests."""
-    from gradio_client import Client
-
-    client = Client(url, verbose=False)
     for _ in range(5):
-        timed_predict(client, photo, model)
-    runs = [timed_predict(client, photo, model) for _ in range(requests)]
+        timed_predict(caller, photo, model)
+    runs = [timed_predict(caller, photo, model) for _ in range(requests)]
     return {**percentiles([seconds for seconds, _ in runs]), "errors": sum(not expected(result) for _, result in runs)}
 
 
-def load_run(url: str, photo: Path, clients: int, requests: int) -> dict:
-    from gradio_client import Client
-
-    connected = [Client(url, verbose=False) for _ in range(clients)]
+def load_run(url: str, photo: Path, clients: int, requests: int, caller_class) -> dict:
+    connected = [caller_class(url) for _ in range(clients)]
 
     def session(client) -> list[tuple[float, dict | None]]:
         return [timed_predict(client, photo) for _ in range(requests)]
@@ -121,8 +144,17 @@ def in_process(photo: Path, requests: int) -> dict:
 
 
 def markdown(report: dict) -> str:
-    single, load, local = report["single_client"], report["load"], report["in_process"]
-    floor = report["http_and_queue_only"]
+    local = report["in_process"]
+    rows = []
+    for key, caller in CALLERS.items():
+        single, floor, load = (report[key][run] for run in ("single_client", "refused_at_once", "load"))
+        rows += [
+            f"| single client, {caller.name} | {single['n']} | {single['median_ms']} | {single['p95_ms']} | {single['errors']} | |",
+            f"| {load['clients']} clients x {load['requests_per_client']}, {caller.name} | {load['n']} | {load['median_ms']} | "
+            f"{load['p95_ms']} | {load['errors']} | {load['throughput_rps']} req/s |",
+            f"| refused at once (unknown model: upload + queue + decode only), {caller.name} | {floor['n']} | "
+            f"{floor['median_ms']} | {floor['p95_ms']} | {floor['errors']} | |",
+        ]
     return "\n".join([
         "# Demo `/predict` latency",
         "",
@@ -132,12 +164,8 @@ def markdown(report: dict) -> str:
         "",
         "| run | requests | median ms | p95 ms | errors | throughput |",
         "|---|---|---|---|---|---|",
-        f"| single client (gradio_client) | {single['n']} | {single['median_ms']} | {single['p95_ms']} | {single['errors']} | |",
-        f"| {load['clients']} clients x {load['requests_per_client']} | {load['n']} | {load['median_ms']} | "
-        f"{load['p95_ms']} | {load['errors']} | {load['throughput_rps']} req/s |",
+        *rows,
         f"| in process, no HTTP (read + detect + classify) | {local['n']} | {local['median_ms']} | {local['p95_ms']} | | |",
-        f"| same endpoint refused at once (unknown model: HTTP + queue + decode only) | {floor['n']} | "
-        f"{floor['median_ms']} | {floor['p95_ms']} | {floor['errors']} | |",
         "",
     ])
 
@@ -163,9 +191,13 @@ def main() -> None:
             "in_process": in_process(photo, args.requests),
         }
         with demo_in_subprocess() if args.url is None else nullcontext(args.url) as url:
-            report["single_client"] = sequential(url, photo, args.requests)
-            report["http_and_queue_only"] = sequential(url, photo, args.requests, model="-", expected=refused)
-            report["load"] = load_run(url, photo, args.clients, args.load_requests)
+            for key, caller_class in CALLERS.items():
+                caller = caller_class(url)
+                report[key] = {
+                    "single_client": sequential(caller, photo, args.requests),
+                    "refused_at_once": sequential(caller, photo, args.requests, model="-", expected=refused),
+                    "load": load_run(url, photo, args.clients, args.load_requests, caller_class),
+                }
     write_report(report, args.output, markdown)
     print(markdown(report))
 

@@ -23,7 +23,7 @@ from transformers import TrainerCallback, TrainingArguments
 
 from fer_hub import create_model, image_processor_for, list_models, load_fer2013
 from fer_hub.augmentation import AugmentationConfig
-from fer_hub.training import TRAINER_DEFAULTS, WeightedLossTrainer, batch_transform, class_weights
+from fer_hub.training import TRAINER_DEFAULTS, WeightedLossTrainer, class_weights, with_transform
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CSV = ROOT.parent / "shared" / "datasets" / "fer2013" / "fer2013-train-publictest.csv.gz"
@@ -47,7 +47,7 @@ def trainer_images_per_second(name: str, train_split, steps: int, warmup: int, b
     model = create_model(name)
     split = train_split.select(range(min(len(train_split), (steps + 1) * batch)))
     weights = class_weights(split["label"])
-    split.set_transform(batch_transform(image_processor_for(model), AugmentationConfig()))
+    split = with_transform(split, image_processor_for(model), AugmentationConfig())
     clock = StepClock(warmup)
     with tempfile.TemporaryDirectory() as folder:
         settings = {**TRAINER_DEFAULTS, "eval_strategy": "no", "save_strategy": "no", "load_best_model_at_end": False,

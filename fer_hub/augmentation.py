@@ -1,13 +1,20 @@
-"""On-the-fly augmentation of grayscale faces (PIL), as in the study plus random crops and erasing."""
+"""On-the-fly augmentation of a batch of processed faces, as in the study plus random crops and erasing.
+
+Every image gets its own random draw, but the batch is transformed at once: flip, rotation, shear, zoom,
+shift and the random crop (a whole-pixel shift with edge padding) are one affine resampling (`grid_sample`);
+erasing fills one rectangle. The per-image parameters are drawn with numpy (seeded from torch's generator,
+so `set_seed` makes runs repeatable): a handful of array ops per batch, so even the fastest model trains at
+the speed of its own forward and backward pass.
+"""
 
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+import torch
+import torch.nn.functional as F
 
 
 @dataclass(frozen=True)
@@ -21,49 +28,57 @@ class AugmentationConfig:
     erasing: float = 0.25  # probability of erasing one random rectangle (2-20% of the area)
 
 
-def _affine(image: Image.Image, config: AugmentationConfig, rng: random.Random) -> Image.Image:
-    """Rotate, shear, zoom and shift about the centre in one resampling."""
-    width, height = image.size
-    angle = math.radians(rng.uniform(-config.rotation, config.rotation))
-    shear = rng.uniform(-config.shear, config.shear)
-    scale = rng.uniform(1 - config.zoom, 1 + config.zoom)
-    dx, dy = (rng.uniform(-config.shift, config.shift) * side for side in (width, height))
-    cos, sin = math.cos(angle) / scale, math.sin(angle) / scale
-    # Inverse map: output (x, y) -> input, composed as rotation/zoom then shear.
-    a, b = cos, sin + shear * cos
-    d, e = -sin, cos - shear * sin
-    cx, cy = width / 2, height / 2
-    c = cx - a * (cx + dx) - b * (cy + dy)
-    f = cy - d * (cx + dx) - e * (cy + dy)
-    return image.transform(image.size, Image.Transform.AFFINE, (a, b, c, d, e, f), Image.Resampling.BILINEAR)
+def augment_batch(
+    pixel_values: torch.Tensor, config: AugmentationConfig, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Randomly transformed copies of a batch (N, C, H, W) of images, same shape."""
+    rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=generator)))
+    transformed = _affine(pixel_values, config, rng)
+    return _erase(transformed, config.erasing, rng) if config.erasing else transformed
 
 
-def _random_crop(pixels: np.ndarray, padding: int, rng: random.Random) -> np.ndarray:
-    padded = np.pad(pixels, padding, mode="edge")
-    top, left = rng.randint(0, 2 * padding), rng.randint(0, 2 * padding)
-    return padded[top : top + pixels.shape[0], left : left + pixels.shape[1]]
+def _affine(images: torch.Tensor, config: AugmentationConfig, rng: np.random.Generator) -> torch.Tensor:
+    n, _, height, width = images.shape
+    angle = np.radians(rng.uniform(-config.rotation, config.rotation, n))
+    shear = rng.uniform(-config.shear, config.shear, n)
+    scale = 1 + rng.uniform(-config.zoom, config.zoom, n)
+    flip = np.where(rng.random(n) < 0.5, -1.0, 1.0) if config.horizontal_flip else np.ones(n)
+    # Shifts in grid units (the image spans [-1, 1]): a fraction of the side, plus the crop's whole pixels.
+    shift_x, shift_y = (
+        2 * rng.uniform(-config.shift, config.shift, n) + 2 * rng.integers(-config.crop_padding, config.crop_padding + 1, n) / side
+        for side in (width, height)
+    )
+    cos, sin = np.cos(angle) / scale, np.sin(angle) / scale
+    # Output -> input map, per image: rotation and zoom, then shear; the flip mirrors the output's x.
+    rows = np.stack([cos * flip, sin + shear * cos, shift_x, -sin * flip, cos - shear * sin, shift_y])
+    a, b, c, d, e, f = torch.from_numpy(rows.astype(np.float32)).to(images.dtype).view(6, n, 1, 1)
+    x, y = _pixel_centres(width).view(1, 1, width), _pixel_centres(height).view(1, height, 1)
+    grid = torch.empty(n, height, width, 2, dtype=images.dtype)
+    torch.add(a * x, b * y + c, out=grid[..., 0])
+    torch.add(d * x, e * y + f, out=grid[..., 1])
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def _erase(pixels: np.ndarray, rng: random.Random) -> np.ndarray:
-    height, width = pixels.shape
-    area = rng.uniform(0.02, 0.2) * height * width
-    aspect = math.exp(rng.uniform(math.log(0.3), math.log(3.3)))
-    h = min(height, int(round(math.sqrt(area * aspect))))
-    w = min(width, int(round(math.sqrt(area / aspect))))
-    top, left = rng.randint(0, height - h), rng.randint(0, width - w)
-    pixels = pixels.copy()
-    pixels[top : top + h, left : left + w] = rng.randint(0, 255)
-    return pixels
+def _pixel_centres(side: int) -> torch.Tensor:
+    """Grid coordinates of the pixel centres along one side (grid_sample's align_corners=False)."""
+    return (torch.arange(side, dtype=torch.float32) * 2 + 1) / side - 1
 
 
-def augment(image: Image.Image, config: AugmentationConfig, rng: random.Random) -> Image.Image:
-    """A randomly transformed copy of a grayscale ("L") image of the same size."""
-    if config.horizontal_flip and rng.random() < 0.5:
-        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    image = _affine(image, config, rng)
-    pixels = np.asarray(image)
-    if config.crop_padding:
-        pixels = _random_crop(pixels, config.crop_padding, rng)
-    if rng.random() < config.erasing:
-        pixels = _erase(pixels, rng)
-    return Image.fromarray(np.ascontiguousarray(pixels))
+def _erase(images: torch.Tensor, probability: float, rng: np.random.Generator) -> torch.Tensor:
+    """With `probability`, fill one rectangle of an image (2-20% of its area, aspect 0.3-3.3) with a random
+    level between the batch's darkest and brightest. In place: `images` is the freshly resampled batch."""
+    n, _, height, width = images.shape
+    chosen = np.flatnonzero(rng.random(n) < probability)
+    if not len(chosen):
+        return images
+    area = rng.uniform(0.02, 0.2, len(chosen)) * height * width
+    aspect = np.exp(rng.uniform(math.log(0.3), math.log(3.3), len(chosen)))
+    box_h = np.clip(np.round(np.sqrt(area * aspect)), 1, height).astype(int)
+    box_w = np.clip(np.round(np.sqrt(area / aspect)), 1, width).astype(int)
+    top = (rng.random(len(chosen)) * (height - box_h + 1)).astype(int)
+    left = (rng.random(len(chosen)) * (width - box_w + 1)).astype(int)
+    low, high = float(images.min()), float(images.max())
+    levels = rng.uniform(low, high, len(chosen))
+    for i, t, l, h, w, level in zip(chosen, top, left, box_h, box_w, levels, strict=True):
+        images[i, :, t : t + h, l : l + w] = float(level)
+    return images

@@ -15,12 +15,13 @@ DEFAULT_CASCADE = "haarcascade_frontalface_default.xml"
 
 class FaceDetector:
     """Finds frontal faces. The image is shrunk so its longer side is at most `max_side` before detecting
-    (speed), so the smallest face found spans about `min_size / max_side` of the image's longer side."""
+    (speed), so the smallest face found spans about `min_size / max_side` of the image's longer side: 43 pixels
+    of a 640x480 photo with the defaults, close to the 48x48 the models see anyway."""
 
     def __init__(
         self,
         cascade: str = DEFAULT_CASCADE,
-        max_side: int = 480,
+        max_side: int = 360,
         scale_factor: float = 1.2,
         min_neighbors: int = 5,
         min_size: int = 24,

@@ -23,6 +23,7 @@ class Recipe:
     balancing: str = "class_weights"
     label_smoothing: float = 0.0
     early_stopping_patience: int = 10
+    channels_last: bool = False  # NHWC weights: faster convolutions on CPU (oneDNN)
     source: str = ""
 
 

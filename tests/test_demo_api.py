@@ -5,6 +5,8 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
+from fer_hub.errors import FerHubError
+from fer_hub.http_api import predict_over_http
 from fer_hub.labels import LABELS
 
 
@@ -109,3 +111,14 @@ def test_webcam_frames_are_annotated(handlers, astronaut_png):
     image, bars = handlers.analyze_frame(frame, "default", True)
     assert image.size == (512, 512) and "Face 1:" in bars
     assert handlers.analyze_frame(np.zeros((240, 320, 3), np.uint8), "default", False)[1] == "<p>No face found.</p>"
+
+
+def test_plain_http_gives_what_gradio_client_gives(client, demo_url, astronaut_png):
+    over_http = predict_over_http(demo_url, astronaut_png)
+    assert over_http == client.predict(handle_file(str(astronaut_png)), api_name="/predict")
+    assert over_http["faces"] and "error" not in over_http
+
+
+def test_plain_http_to_no_server_is_a_clear_error(astronaut_png):
+    with pytest.raises(FerHubError, match="127.0.0.1:9/: /predict failed"):
+        predict_over_http("http://127.0.0.1:9/", astronaut_png, timeout=5)
