@@ -251,11 +251,11 @@ def train(
     if recipe.channels_last:
         model = model.to(memory_format=torch.channels_last)
 
-    train_split = dataset["train"]
+    train_split = gray_pixels(dataset["train"], processor)
     weights = class_weights(train_split["label"]) if recipe.balancing == "class_weights" else None
     if recipe.balancing in ("oversample", "undersample"):
-        train_split = resample(train_split, recipe.balancing, args.seed)
-    train_split = with_transform(train_split, processor, recipe.augmentation)
+        train_split = resample(train_split, recipe.balancing, args.seed)  # an index map over the decoded faces
+    train_split.set_transform(batch_transform(processor, recipe.augmentation))
     validation = with_transform(dataset["validation"], processor, None)
 
     output_dir.mkdir(parents=True, exist_ok=True)
