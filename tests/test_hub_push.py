@@ -75,7 +75,7 @@ def test_pushed_model_loads_in_a_fresh_process_with_the_same_logits(trained_mode
     env = {**os.environ, "HF_HOME": str(fresh_home)}  # HF_ENDPOINT set by the hub_endpoint fixture
     env.pop("HF_TOKEN")  # a public repo loads anonymously
     result = subprocess.run([sys.executable, "-c", FRESH_PROCESS, repo_id, str(face_png)], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     output = json.loads(result.stdout.strip().splitlines()[-1])
 

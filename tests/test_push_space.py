@@ -50,7 +50,7 @@ def test_space_app_runs_on_the_uploaded_package(hub_endpoint, repo_id, tmp_path)
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     env.pop("FER_HUB_MODELS", None)
     result = subprocess.run([sys.executable, "-c", SPACE_APP_CHECK], cwd=snapshot, env=env,
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "Blocks"
 
