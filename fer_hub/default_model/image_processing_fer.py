@@ -91,15 +91,24 @@ class FerImageProcessor(BaseImageProcessor):
 
     def to_model_input(self, image: Image.Image | np.ndarray | torch.Tensor) -> np.ndarray:
         """One image -> a (1, height, width) float32 array, normalized."""
-        if isinstance(image, Image.Image) and image.mode == "L":
-            gray = image
+        return self.normalize(self.resized_gray(image))[None]
+
+    def resized_gray(self, image: Image.Image | np.ndarray | torch.Tensor) -> np.ndarray:
+        """One image -> its 8-bit gray levels at the model's size, a (height, width) uint8 array."""
+        if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 2:
+            gray = image  # 8-bit gray already: the usual training case
+        elif isinstance(image, Image.Image) and image.mode == "L":
+            gray = np.asarray(image)
         else:
-            gray = Image.fromarray(np.clip(np.rint(to_grayscale(image)), 0, 255).astype(np.uint8))
-        target = (self.size["width"], self.size["height"])
-        if gray.size != target:
-            gray = gray.resize(target, Image.Resampling.BILINEAR, reducing_gap=3.0)
-        pixels = np.asarray(gray, dtype=np.float32) / 255.0
-        return ((pixels - self.image_mean) / self.image_std)[None]
+            gray = np.clip(np.rint(to_grayscale(image)), 0, 255).astype(np.uint8)
+        target = (self.size["height"], self.size["width"])
+        if gray.shape != target:
+            gray = np.asarray(Image.fromarray(gray).resize(target[::-1], Image.Resampling.BILINEAR, reducing_gap=3.0))
+        return gray
+
+    def normalize(self, gray: np.ndarray) -> np.ndarray:
+        """8-bit gray levels (any shape) -> float32 model input values."""
+        return (gray.astype(np.float32) / 255.0 - self.image_mean) / self.image_std
 
     def preprocess(self, images, return_tensors: str | None = "pt", **kwargs) -> BatchFeature:
         if not isinstance(images, (list, tuple)):
