@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
@@ -78,15 +76,3 @@ def to_rgb(image: Image.Image) -> Image.Image:
         return Image.alpha_composite(white, image.convert("RGBA")).convert("RGB")
     return image.convert("RGB")
 
-
-def decode_dataset_image(item: dict) -> np.ndarray | Image.Image:
-    """An undecoded `datasets.Image` value ({"bytes", "path"}) as pixels the image processor takes: an RGB(A) or
-    gray array through OpenCV (several times faster than Pillow on small PNGs), or a PIL image for the formats
-    OpenCV does not read."""
-    data = item["bytes"] if item.get("bytes") is not None else Path(item["path"]).read_bytes()
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if pixels is None:
-        return Image.open(io.BytesIO(data))
-    if pixels.ndim == 3 and pixels.shape[2] in (3, 4):
-        return cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    return pixels

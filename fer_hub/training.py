@@ -24,7 +24,6 @@ from .augmentation import AugmentationConfig, augment_batch
 from .data import load_fer2013
 from .errors import FerHubError
 from .evaluation import save_confusion_matrix
-from .image_io import decode_dataset_image
 from .image_processing_fer import FerImageProcessor
 from .labels import LABELS
 from .metrics import classification_report, trainer_metrics
@@ -172,11 +171,10 @@ def gray_pixels(split: datasets.Dataset, processor: FerImageProcessor) -> datase
     size as raw bytes (48x48: 2.3 KB a face). A training step then only views bytes and augments."""
 
     def encode(batch: dict) -> dict:
-        images = (decode_dataset_image(image) for image in batch["image"])
-        return {"pixels": [processor.resized_gray(image).tobytes() for image in images], "label": batch["label"]}
+        return {"pixels": [processor.resized_gray(image).tobytes() for image in batch["image"]], "label": batch["label"]}
 
     features = datasets.Features(pixels=datasets.Value("binary"), label=split.features["label"])
-    return split.cast_column("image", datasets.Image(decode=False)).map(
+    return split.map(
         encode, batched=True, remove_columns=split.column_names, features=features, keep_in_memory=True,
         desc="decoding images",
     )
