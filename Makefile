@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test benchmarks
+.PHONY: demo test test-fast lint benchmarks
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,15 @@ demo: $(STAMP)
 test: $(STAMP) /usr/bin/chromium
 	$(BIN)/python -m pytest -q
 
+test-fast: $(STAMP)  # no browser, no child servers, trainings or fresh interpreters: about a minute
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/default_model.py
 	$(BIN)/python benchmarks/demo_latency.py
+	$(BIN)/python benchmarks/cli_startup.py

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,11 +29,13 @@ import numpy as np
 from results_io import write_report
 from PIL import Image
 
-from fer_hub.demo import demo_in_subprocess
 from fer_hub.http_api import predict_over_http
 
 ROOT = Path(__file__).resolve().parents[1]
-PHOTO_SOURCE = ROOT / "spaces" / "fer-demo" / "examples" / "astronaut.jpg"
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' launcher of `fer-hub demo` in a child process
+from demo_process import demo_in_subprocess  # noqa: E402
+
+PHOTO_SOURCE = ROOT / "fer_hub" / "space" / "examples" / "astronaut.jpg"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

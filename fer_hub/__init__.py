@@ -1,18 +1,63 @@
-"""fer-hub: facial-expression recognition models for transformers, trained on FER2013."""
+"""fer-hub: facial-expression recognition models for transformers, trained on FER2013.
 
-from .data import load_fer2013
-from .image_processing_fer import FerImageProcessor
-from .labels import LABELS
-from .zoo import create_model, image_processor_for, list_models, register_auto_classes, save_checkpoint
+`import fer_hub` registers fer-hub's architectures with transformers' Auto classes, so
+`AutoModelForImageClassification.from_pretrained(folder)` loads a fer-hub folder with the installed classes. The
+public names below are imported on first use. The `fer-hub` command leaves the registration to the subcommand
+that needs it (every path that creates or loads a model imports `fer_hub.zoo`, which registers), so
+`fer-hub --help` and argument errors answer without importing torch.
+"""
 
-register_auto_classes()
+from __future__ import annotations
 
-__all__ = [
-    "LABELS",
-    "FerImageProcessor",
-    "create_model",
-    "image_processor_for",
-    "list_models",
-    "load_fer2013",
-    "save_checkpoint",
-]
+import importlib
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .data import load_fer2013
+    from .image_processing_fer import FerImageProcessor
+    from .labels import LABELS
+    from .registry import list_models
+    from .table_writer import write_csv, write_jsonl
+    from .video import FrameResult, TrackedFace, analyze_video
+    from .zoo import create_model, image_processor_for, save_checkpoint
+
+_PUBLIC_NAMES = {  # name -> the module defining it
+    "LABELS": "labels",
+    "FerImageProcessor": "image_processing_fer",
+    "create_model": "zoo",
+    "image_processor_for": "zoo",
+    "list_models": "registry",
+    "load_fer2013": "data",
+    "save_checkpoint": "zoo",
+    "analyze_video": "video",
+    "FrameResult": "video",
+    "TrackedFace": "video",
+    "write_csv": "table_writer",
+    "write_jsonl": "table_writer",
+}
+__all__ = list(_PUBLIC_NAMES)
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_PUBLIC_NAMES[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC_NAMES})
+
+
+def _started_as_the_cli() -> bool:
+    """True while the `fer-hub` console script or `python -m fer_hub` imports the package (Python sets argv[0]
+    to "-m" while it locates the module of `python -m`)."""
+    program = sys.argv[0] if getattr(sys, "argv", None) else ""
+    return program == "-m" or Path(program).stem == "fer-hub"
+
+
+if not _started_as_the_cli():
+    from . import zoo  # importing it registers the architectures with the Auto classes

@@ -1,12 +1,27 @@
-"""The `fer-hub` console script: one subcommand per job, user mistakes reported without a traceback."""
+"""The `fer-hub` console script: one subcommand per job, user mistakes reported without a traceback.
+
+Each subcommand imports what it needs when it runs, so `fer-hub --help` and argument errors answer at once.
+FER_HUB_DEBUG=1 shows the traceback of a reported mistake too.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
+from importlib.metadata import version
 from pathlib import Path
 
+from .cli_checks import check_can_listen, check_host, check_port
 from .errors import FerHubError
+from .output_paths import check_output_file
+from .registry import list_models
+
+MODEL_HELP = (
+    "model folder, checkpoint name (checkpoints/NAME; 'default': the embedded model), Hub repo id or .onnx file; "
+    "several: their ensemble (probabilities averaged)"
+)
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -15,37 +30,86 @@ def _train(args: argparse.Namespace) -> None:
     metrics = train(
         args.model, args.data, args.output_dir, recipe_path=args.recipe, max_steps=args.max_steps,
         time_budget_minutes=args.time_budget, resume=args.resume, init_from=args.init_from,
+        labels=args.labels, votes=args.votes, overwrite=args.overwrite,
     )
     if metrics:
-        print(f"saved {args.output_dir}: validation accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['f1_macro']:.4f}")
+        line = (
+            f"saved {args.output_dir}: validation FER2013-label accuracy {metrics['accuracy']:.4f}, "
+            f"macro-F1 {metrics['f1_macro']:.4f}"
+        )
+        if "ferplus_majority" in metrics:
+            ferplus = metrics["ferplus_majority"]
+            line += f"; FER+ majority accuracy {ferplus['accuracy']:.4f}, macro-F1 {ferplus['f1_macro']:.4f}"
+        print(line)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
     from .evaluation import evaluate, format_report, write_evaluation
 
-    metrics = evaluate(args.model, args.data, args.split, tta=args.tta)
+    if args.output:
+        check_output_file(args.output)  # before the evaluation, not after it
+    metrics = evaluate(
+        args.model, args.data, args.split, tta=args.tta, trust_remote_code=args.trust_remote_code, votes=args.votes
+    )
     print(format_report(metrics))
     if args.output:
         image = write_evaluation(metrics, Path(args.output))
         print(f"wrote {args.output} and {image}")
 
 
+def _box(text: str) -> list[int]:
+    """A `--boxes` value: x,y,w,h in whole pixels."""
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a face box X,Y,W,H (four whole numbers, after the images)")
+    return values
+
+
 def _predict(args: argparse.Namespace) -> None:
     from .predict import predict_command
+    from .predict_media import predict_media, uses_media
 
-    predict_command(args.images, model=args.model, as_json=args.json, tta=args.tta, whole_image=args.whole_image)
+    media = {name: getattr(args, name) for name in ("csv", "jsonl", "every", "fps", "smooth", "annotate", "timeline")}
+    if uses_media([*args.images, *(args.model or [])], media):
+        if args.boxes:
+            raise FerHubError("--boxes applies to image files, not to folders, videos or --csv/--jsonl tables")
+        predict_media(
+            args.images, model=args.model, **media, as_json=args.json, tta=args.tta, whole_image=args.whole_image,
+            trust_remote_code=args.trust_remote_code,
+        )
+        return
+    predict_command(
+        args.images, model=args.model, as_json=args.json, tta=args.tta, whole_image=args.whole_image,
+        trust_remote_code=args.trust_remote_code, boxes=args.boxes,
+    )
+
+
+def _predict_data(args: argparse.Namespace) -> None:
+    from .predict_data import predict_data
+
+    output = predict_data(
+        args.model, args.data, args.split, args.output, tta=args.tta, trust_remote_code=args.trust_remote_code
+    )
+    print(f"wrote {output}")
 
 
 def _export_onnx(args: argparse.Namespace) -> None:
     from .onnx_export import export_onnx
 
-    export_onnx(args.model, args.output, int8=args.int8)
+    output = export_onnx(args.model, args.output, int8=args.int8, trust_remote_code=args.trust_remote_code)
+    print(f"wrote {output} ({'dynamic int8' if args.int8 else 'fp32'}, {output.stat().st_size / 1e6:.2f} MB)")
 
 
 def _demo(args: argparse.Namespace) -> None:
+    check_host(args.host)
+    check_can_listen(args.host, check_port(args.port))  # before gradio is imported and the models load
+
     from .demo import launch_demo
 
-    launch_demo(models=args.model, host=args.host, port=args.port)
+    launch_demo(models=args.model, host=args.host, port=args.port, trust_remote_code=args.trust_remote_code)
 
 
 def _push(args: argparse.Namespace) -> None:
@@ -68,47 +132,92 @@ def _push_space(args: argparse.Namespace) -> None:
     print(f"pushed the demo Space to {push_space(args.repo_id, models=args.model, private=args.private)}")
 
 
+def _add_trust_remote_code(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--trust-remote-code", action="store_true",
+        help="run the Python code a model folder or Hub repo brings (needed only for architectures that are not "
+             "fer-hub's own; only for code you trust)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fer-hub", description="Facial-expression recognition models for transformers.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('fer-hub')}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a zoo model with its recipe")
-    train.add_argument("--model", required=True, help="zoo name: vgg16, resnet101, cnn, rnn, vit, sepnet")
+    train.add_argument("--model", required=True, help=f"zoo name: {', '.join(list_models())}")
     train.add_argument("--data", required=True, help="Kaggle CSV(.gz), image-folder tree or Hub dataset id")
     train.add_argument("--output-dir", required=True)
-    train.add_argument("--recipe", help="recipe YAML (default: train/recipes/MODEL.yaml)")
+    train.add_argument("--recipe", help="recipe YAML (default: the model's own, fer_hub/recipes/MODEL.yaml)")
     train.add_argument("--max-steps", type=int)
     train.add_argument("--time-budget", type=float, metavar="MINUTES", help="stop cleanly after this wall-clock time")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUTPUT_DIR")
-    train.add_argument("--init-from", metavar="REPO_OR_DIR", help="ImageNet checkpoint for resnet101 or vit")
+    train.add_argument(
+        "--overwrite", action="store_true",
+        help="start over in an OUTPUT_DIR that holds another run (removes its checkpoints and training log)",
+    )
+    train.add_argument("--init-from", metavar="REPO_OR_DIR",
+                       help="a fer-hub model folder of the same architecture, or an ImageNet checkpoint for resnet101 or vit")
+    train.add_argument("--labels", choices=["fer2013", "ferplus"],
+                       help="train on FER2013's labels or on the FER+ vote distributions (default: the recipe's, else fer2013)")
+    train.add_argument("--votes", metavar="PATH",
+                       help="FER+ votes file for the rows of the --data CSV: needed by --labels ferplus; metrics then "
+                            "cover both label sets")
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("evaluate", help="score a trained model on one split")
-    evaluate.add_argument("--model", required=True, help="model folder or Hub repo id")
+    evaluate.add_argument("--model", required=True, nargs="+", help=MODEL_HELP)
     evaluate.add_argument("--data", required=True)
     evaluate.add_argument("--split", default="validation", choices=["train", "validation", "test"])
     evaluate.add_argument("--output", help="metrics JSON path (a confusion-matrix PNG is written beside it)")
     evaluate.add_argument("--tta", action="store_true", help="average with the horizontally flipped image")
+    evaluate.add_argument("--votes", metavar="PATH",
+                          help="FER+ votes file for the rows of the --data CSV: also score against the FER+ majority")
+    _add_trust_remote_code(evaluate)
     evaluate.set_defaults(handler=_evaluate)
 
     predict = commands.add_parser("predict", help="faces and expressions in images")
-    predict.add_argument("images", nargs="+", metavar="IMAGE")
-    predict.add_argument("--model", help="model folder, Hub repo id or .onnx file (default: the embedded model)")
+    predict.add_argument("images", nargs="*", metavar="IMAGE")
+    predict.add_argument("--model", nargs="+", help=f"{MODEL_HELP} (default: the embedded model)")
     predict.add_argument("--json", action="store_true", help="print one JSON list instead of text")
     predict.add_argument("--tta", action="store_true", help="average with the horizontally flipped faces")
     predict.add_argument("--whole-image", action="store_true", help="classify each whole image as one face (already-cropped faces)")
+    predict.add_argument("--boxes", nargs="+", type=_box, metavar="X,Y,W,H",
+                         help="classify these face boxes (pixels of the image file) instead of detecting faces; after the images")
+    table = predict.add_argument_group("folders and videos (IMAGE may be a folder, searched recursively, or a video)")
+    table.add_argument("--csv", metavar="FILE", help="one row per face per image or video frame ('-': stdout)")
+    table.add_argument("--jsonl", metavar="FILE", help="the same rows as JSON Lines ('-': stdout)")
+    table.add_argument("--every", type=int, metavar="N", help="analyse every N-th video frame (default: all)")
+    table.add_argument("--fps", type=float, metavar="F", help="analyse about F video frames per second")
+    table.add_argument("--smooth", type=float, metavar="SECONDS", help="average each face's scores over about SECONDS")
+    table.add_argument("--annotate", metavar="OUT", help="annotated copy of the video (OUT.mp4/.avi/.webm; a folder for several videos)")
+    table.add_argument("--timeline", metavar="DIR", help="folder for each video's timeline PNG (default: the table's folder)")
+    _add_trust_remote_code(predict)
     predict.set_defaults(handler=_predict)
+
+    predict_data = commands.add_parser("predict-data", help="predict every face of a data split into a CSV")
+    predict_data.add_argument("--model", nargs="+", help=f"{MODEL_HELP} (default: the embedded model)")
+    predict_data.add_argument("--data", required=True, help="Kaggle CSV(.gz) (also label-less: `pixels` only), image-folder tree or Hub dataset id")
+    predict_data.add_argument("--split", default="test", choices=["train", "validation", "test"],
+                              help="default: test (a label-less CSV is all test)")
+    predict_data.add_argument("--output", required=True, help="predictions CSV: row,label,angry,...,neutral")
+    predict_data.add_argument("--tta", action="store_true", help="average with the horizontally flipped faces")
+    _add_trust_remote_code(predict_data)
+    predict_data.set_defaults(handler=_predict_data)
 
     export = commands.add_parser("export-onnx", help="export a model folder to ONNX")
     export.add_argument("--model", required=True)
     export.add_argument("--output", required=True)
     export.add_argument("--int8", action="store_true", help="dynamic int8 quantization")
+    _add_trust_remote_code(export)
     export.set_defaults(handler=_export_onnx)
 
     demo = commands.add_parser("demo", help="launch the Gradio demo locally")
     demo.add_argument("--model", nargs="*", default=None, help="model folders or Hub ids (default: embedded model)")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=7860)
+    _add_trust_remote_code(demo)
     demo.set_defaults(handler=_demo)
 
     push = commands.add_parser("push", help="publish a trained model folder to the Hub")
@@ -136,9 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # No "Loading weights" bar on each model load (read when huggingface_hub is imported, in this process and its
+    # children): the commands say what they did themselves.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         args.handler(args)
     except FerHubError as error:
+        if os.environ.get("FER_HUB_DEBUG", "0") not in ("", "0"):
+            traceback.print_exc()
         print(f"fer-hub {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

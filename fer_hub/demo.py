@@ -5,65 +5,103 @@ from __future__ import annotations
 
 import html
 import os
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no outbound connection
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image
 
-import gradio as gr  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from .annotation import draw_faces, probability_bars  # noqa: E402
-from .errors import FerHubError  # noqa: E402
-from .image_io import read_image  # noqa: E402
-from .inference import EmotionRecognizer, Face, count_faces, get_recognizer  # noqa: E402
-from .labels import LABELS  # noqa: E402
+from .annotation import draw_faces, face_cards
+from .errors import FerHubError
+from .faces import DETECTOR_NAME, boxes_in_image
+from .image_io import read_image
+from .inference import EmotionRecognizer, Face, count_faces, get_recognizer, model_choices
+from .labels import LABELS
+from .model_info import latency_ms, model_facts
+from .upload_store import demo_uploads, serving
+from .video_demo import video_tab
 
 DEFAULT_MODEL = "default"  # the picker's name for the embedded model
-REPO_EXAMPLES = Path(__file__).resolve().parents[1] / "spaces" / "fer-demo" / "examples"
+SPACE_EXAMPLES = Path(__file__).resolve().parent / "space" / "examples"
+EXAMPLE_SETS = (  # name (HTML id fer-examples-NAME), file-name prefix ("": the others), title, whole image is one face
+    ("group", "group_", "Group photo", False),
+    ("faces", "", "Single faces", False),
+    ("fer2013", "fer2013_", "FER2013 test faces (48x48 crops, each classified whole)", True),
+)
 CONCURRENCY_LIMIT = 2  # inference jobs at once (all events share it); the machine's cores are the limit
 QUEUE_MAX_SIZE = 64  # waiting jobs beyond this are refused with "queue full"
 MAX_FILE_SIZE = "25mb"
-NO_FACE_HINT = "if the image is already a cropped face, tick 'Whole image is one face' or use the button below"
-API_NO_FACE_HINT = "if the image is already a cropped face, call again with whole_image=True"
+STATE_SESSIONS = 256  # sessions whose state gradio keeps (~80 KB each; every /predict API call opens one)
+NO_FACE_HINT = (
+    f"the face detector ({DETECTOR_NAME}) finds faces from about 20 pixels wide, frontal or turned: try a "
+    "closer or larger photo. Tick 'Whole image is one face' (or use the button below) only if the photo is "
+    "already one cropped face"
+)
+API_NO_FACE_HINT = (
+    "try a closer or larger photo, or pass each face's box as boxes=[[x, y, w, h], ...]; "
+    "whole_image=True only if the image is already one cropped face"
+)
 IMAGE_HEIGHT = 420  # pixels of the page each image takes
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]  # no web-font download: the page works offline
+GPU_SECONDS = 20  # ZeroGPU: the longest a photo, a webcam frame or an API call may hold its GPU worker
+SHOW_API_DOCS = "() => document.querySelector('button.show-api')?.click()"  # what gradio's "Use via API" does
+CSS = """
+#fer-photo img, #fer-faces img { object-fit: scale-down; }
+"""
+
+try:  # Hugging Face ZeroGPU: `spaces.GPU` runs each call of a decorated function in a GPU worker, elsewhere nothing
+    from spaces import GPU as zero_gpu
+except ImportError:  # the local demo does not need the `spaces` package
+
+    def zero_gpu(**settings):
+        return lambda function: function
 
 
 class FerDemo:
     """The demo's handlers, bound to the models the picker offers."""
 
-    def __init__(self, models: list[str] | None = None):
-        self.models = list(dict.fromkeys([*(models or []), DEFAULT_MODEL]))
+    def __init__(self, models: list[str] | None = None, trust_remote_code: bool = False):
+        self.choices = model_choices(models)  # picker name -> model references (several: an ensemble)
+        self.models = list(self.choices)
+        self.trust_remote_code = trust_remote_code
+        self._panels: dict[str, str] = {}
         warm = self.recognizer(self.models[0])  # a model that cannot load fails now, not on the first request
         warm.recognize(Image.new("RGB", (64, 64)), whole_image=True)
 
     def recognizer(self, model: str) -> EmotionRecognizer:
         if model not in self.models:
             raise FerHubError(f"unknown model {model!r}; this demo offers: {', '.join(self.models)}")
-        return get_recognizer(None if model == DEFAULT_MODEL else model)
+        return get_recognizer(self.choices[model], trust_remote_code=self.trust_remote_code)
+
+    def model_panel(self, model: str) -> str:
+        """UI: what the picked model learned from, its scores, its size and its speed."""
+        if model not in self._panels:
+            classifier = self.recognizer(model).classifier
+            members = getattr(classifier, "members", [classifier])  # an ensemble's models, or the one model
+            lines = [model_facts(name, member).markdown() for name, member in zip(self.choices[model], members)]
+            if len(members) > 1:
+                lines.insert(0, f"**{model}**: the mean of {len(members)} models' probabilities")
+            speed = latency_ms(classifier)
+            lines.append(f"{speed:.1f} ms to classify a face on this server's CPU (measured here, once)")
+            self._panels[model] = "\n\n".join(lines)
+        return self._panels[model]
 
     def _analyze(
-        self, file: dict | None, model: str, tta: bool, whole_image: bool
+        self, file: dict | None, model: str, tta: bool, whole_image: bool, boxes: list[list[float]] | None = None
     ) -> tuple[Image.Image, list[Face], dict]:
         if not file or not file.get("path"):
             raise FerHubError("no image was given")
         loaded = read_image(file["path"], name=file.get("orig_name") or Path(file["path"]).name)
-        faces = self.recognizer(model).recognize(loaded.image, tta=tta, whole_image=whole_image)
+        if boxes:
+            boxes = boxes_in_image(boxes, loaded.image.size, loaded.scale)
+        faces = self.recognizer(model).recognize(loaded.image, tta=tta, whole_image=whole_image, boxes=boxes)
         result = {"faces": [face.to_dict(loaded.scale) for face in faces], "message": count_faces(faces)}
         return loaded.image, faces, result
 
     def predict(
-        self, image: gr.FileData, model: str = DEFAULT_MODEL, tta: bool = False, whole_image: bool = False
+        self, image: gr.FileData, model: str = DEFAULT_MODEL, tta: bool = False, whole_image: bool = False,
+        boxes: list[list[float]] | None = None,
     ) -> dict:
         """Every face of one image: {"faces": [{"box": [x, y, w, h], "label", "scores": {7 classes}}], "message"}.
         On bad input: {"faces": [], "message": what is wrong, "error": true}.
@@ -73,9 +111,10 @@ class FerDemo:
             model: one of the models the demo offers ("default": the embedded model).
             tta: also classify the mirrored faces and average.
             whole_image: classify the whole image as one face (already-cropped faces), skipping detection.
+            boxes: face boxes [[x, y, w, h], ...] in the image's pixels to classify instead of detecting faces.
         """
         try:
-            result = self._analyze(image, model, tta, whole_image)[2]
+            result = self._analyze(image, model, tta, whole_image, boxes)[2]
         except FerHubError as error:
             return {"faces": [], "message": str(error), "error": True}
         if not result["faces"]:
@@ -83,18 +122,25 @@ class FerDemo:
         return result
 
     def analyze_upload(self, file: dict | None, model: str, tta: bool, whole_image: bool) -> tuple:
-        """UI: annotated image, message, probability bars, JSON, and whether to offer whole-image classification."""
+        """UI: the photo (cleared when unreadable, so no broken image stays), annotated image, message, face cards,
+        JSON, and whether to offer whole-image classification. No photo: nothing changes (see `clear_results`)."""
         if not file:
-            return None, "", "", None, gr.update(visible=False)
+            return (gr.skip(),) * 6
         try:
             image, faces, result = self._analyze(file, model, tta, whole_image)
         except FerHubError as error:
-            return None, f"**Cannot use this image:** {error}", "", None, gr.update(visible=False)
+            return None, None, f"**Cannot use this image:** {error}", "", None, gr.update(visible=False)
         message = f"**{result['message'].capitalize()}**" + ("" if faces else f": {NO_FACE_HINT}.")
-        return draw_faces(image, faces), message, probability_bars(faces), result, gr.update(visible=not faces)
+        cards = face_cards(image, faces)
+        return gr.skip(), draw_faces(image, faces), message, cards, result, gr.update(visible=not faces)
+
+    @staticmethod
+    def clear_results() -> tuple:
+        """UI, the photo removed: no results."""
+        return None, "", "", None, gr.update(visible=False)
 
     def analyze_frame(self, frame: np.ndarray | None, model: str, tta: bool) -> tuple:
-        """UI, webcam stream: the annotated frame and the probability bars."""
+        """UI, webcam stream: the annotated frame and the face cards."""
         if frame is None:
             return None, ""
         image = Image.fromarray(frame).convert("RGB")
@@ -102,29 +148,47 @@ class FerDemo:
             faces = self.recognizer(model).recognize(image, tta=tta)
         except FerHubError as error:
             return frame, f"<p>{html.escape(str(error))}</p>"
-        return draw_faces(image, faces), probability_bars(faces) or "<p>No face found.</p>"
+        return draw_faces(image, faces), face_cards(image, faces) or "<p>No face found.</p>"
 
 
-def example_rows(examples_dir: Path | None) -> list[list]:
-    """Rows [image, whole_image] for the examples gallery: photos are detected, `fer2013_*` crops are whole faces."""
+def example_sets(examples_dir: Path | None) -> list[tuple[str, str, list[str], bool]]:
+    """(name, title, image files, whole image is one face) for each non-empty set of EXAMPLE_SETS in `examples_dir`."""
     if not examples_dir or not examples_dir.is_dir():
         return []
     files = sorted(path for path in examples_dir.iterdir() if path.suffix.lower() in (".png", ".jpg", ".jpeg"))
-    return [[str(path), path.name.startswith("fer2013_")] for path in files]
+    prefixes = tuple(prefix for _, prefix, _, _ in EXAMPLE_SETS if prefix)
+    sets = []
+    for name, prefix, title, whole_image in EXAMPLE_SETS:
+        members = [
+            str(path) for path in files
+            if (path.name.startswith(prefix) if prefix else not path.name.startswith(prefixes))
+        ]
+        if members:
+            sets.append((name, title, members, whole_image))
+    return sets
 
 
-def build_demo(models: list[str] | None = None, examples_dir: Path | None = REPO_EXAMPLES) -> gr.Blocks:
+def build_demo(
+    models: list[str] | None = None, examples_dir: Path | None = SPACE_EXAMPLES, trust_remote_code: bool = False
+) -> gr.Blocks:
     """The app: photo and webcam tabs, model picker, test-time flip, examples, and the `/predict` API."""
-    handlers = FerDemo(models)
+    demo_uploads()  # the folder for gradio's files, set before any component reads GRADIO_TEMP_DIR
+    handlers = FerDemo(models, trust_remote_code=trust_remote_code)
+    limits = dict(concurrency_id="inference", concurrency_limit=CONCURRENCY_LIMIT)  # one pool for all events
+    ui_only = dict(limits, api_visibility="private")
     with gr.Blocks(title="Facial expression recognition", analytics_enabled=False) as demo:
         gr.Markdown(
-            "# Facial expression recognition\nEvery face found (OpenCV Haar cascade) is boxed and labelled with one "
-            f"of 7 FER2013 expressions: {', '.join(LABELS)}."
+            f"# Facial expression recognition\nEvery face found (face detector: {DETECTOR_NAME}) is boxed and labelled "
+            f"with one of 7 FER2013 expressions: {', '.join(LABELS)}."
         )
+        with gr.Row(equal_height=True):
+            model = gr.Dropdown(handlers.models, value=handlers.models[0], label="Model", scale=2, min_width=220)
+            with gr.Column(scale=3, min_width=260):
+                tta = gr.Checkbox(label="Test-time flip: average each face with its mirror image")
+                whole = gr.Checkbox(label="Whole image is one face (already-cropped faces, e.g. FER2013's)")
         with gr.Row():
-            model = gr.Dropdown(handlers.models, value=handlers.models[0], label="Model", scale=3)
-            tta = gr.Checkbox(label="Test-time flip (average with the mirrored face)", scale=2)
-            whole = gr.Checkbox(label="Whole image is one face (already-cropped faces, e.g. FER2013)", scale=2)
+            model_info = gr.Markdown(elem_id="fer-model-info", scale=1, min_width=320)
+            api_docs = gr.Button("Use it from code: the /predict API", size="sm", scale=0, min_width=240)
         with gr.Tab("Photo"):
             with gr.Row():
                 photo = gr.Image(
@@ -137,12 +201,14 @@ def build_demo(models: list[str] | None = None, examples_dir: Path | None = REPO
                 )
             message = gr.Markdown(elem_id="fer-message")
             whole_button = gr.Button("Classify the whole image as one face", visible=False)
-            bars = gr.HTML(elem_id="fer-bars")
+            cards = gr.HTML(elem_id="fer-cards")
+            for name, title, files, whole_image in example_sets(examples_dir):
+                examples = gr.Examples(
+                    files, inputs=[photo], label=title, examples_per_page=12, elem_id=f"fer-examples-{name}"
+                )
+                examples.dataset.click(lambda value=whole_image: value, outputs=whole, api_visibility="private")
             with gr.Accordion("JSON (as returned by the /predict API)", open=False):
                 result = gr.JSON(label="Result")
-            rows = example_rows(examples_dir)
-            if rows:
-                gr.Examples(rows, inputs=[photo, whole], label="Examples (the FER2013 crops are whole faces)")
         with gr.Tab("Webcam"):
             with gr.Row():
                 webcam = gr.Image(
@@ -152,25 +218,29 @@ def build_demo(models: list[str] | None = None, examples_dir: Path | None = REPO
                 webcam_faces = gr.Image(
                     label="Faces", format="jpeg", interactive=False, elem_id="fer-webcam-faces", height=IMAGE_HEIGHT
                 )
-            webcam_bars = gr.HTML(elem_id="fer-webcam-bars")
+            webcam_cards = gr.HTML(elem_id="fer-webcam-cards")
+        video_tab(handlers.recognizer, model, tta, ui_only)
 
-        limits = dict(concurrency_id="inference", concurrency_limit=CONCURRENCY_LIMIT)  # one pool for all events
-        ui_only = dict(limits, api_visibility="private")
-        outputs = [annotated, message, bars, result, whole_button]
+        gpu = zero_gpu(duration=GPU_SECONDS)
+        results = [annotated, message, cards, result, whole_button]
+        analyze_upload = gpu(handlers.analyze_upload)
         gr.on(
-            [photo.change, model.change, tta.change, whole.change], handlers.analyze_upload,
-            inputs=[photo, model, tta, whole], outputs=outputs, preprocess=False, trigger_mode="always_last",
-            **ui_only,
+            [photo.change, model.change, tta.change, whole.change], analyze_upload,
+            inputs=[photo, model, tta, whole], outputs=[photo, *results], preprocess=False,
+            trigger_mode="always_last", **ui_only,
         )
+        photo.clear(handlers.clear_results, outputs=results, api_visibility="private")
         whole_button.click(
-            lambda file, model_name, flip: handlers.analyze_upload(file, model_name, flip, True),
-            inputs=[photo, model, tta], outputs=outputs, preprocess=False, **ui_only,
+            lambda file, model_name, flip: analyze_upload(file, model_name, flip, True),
+            inputs=[photo, model, tta], outputs=[photo, *results], preprocess=False, **ui_only,
         )
+        gr.on([demo.load, model.change], handlers.model_panel, inputs=model, outputs=model_info, **ui_only)
+        api_docs.click(None, js=SHOW_API_DOCS)
         webcam.stream(
-            handlers.analyze_frame, inputs=[webcam, model, tta], outputs=[webcam_faces, webcam_bars],
+            gpu(handlers.analyze_frame), inputs=[webcam, model, tta], outputs=[webcam_faces, webcam_cards],
             stream_every=0.25, time_limit=120, show_progress="hidden", **ui_only,
         )
-        gr.api(handlers.predict, api_name="predict", **limits)
+        gr.api(gpu(handlers.predict), api_name="predict", **limits)
     demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
     return demo
 
@@ -180,45 +250,18 @@ def serve(demo: gr.Blocks, host: str | None = None, port: int | None = None) -> 
     one thread: requests run side by side instead (CONCURRENCY_LIMIT), and on a busy CPU a tiny batch is
     several times faster than with threads waiting for each other."""
     torch.set_num_threads(1)
-    demo.launch(
-        server_name=host, server_port=port, max_file_size=MAX_FILE_SIZE, show_error=False, footer_links=["api"],
-        theme=gr.themes.Default(font=SYSTEM_FONTS, font_mono=["ui-monospace", "monospace"]),
-    )
-
-
-def launch_demo(models: list[str] | None = None, host: str = "127.0.0.1", port: int = 7860) -> None:
-    """`fer-hub demo`: serve the app on the given models (the embedded one if none), with the repo's examples."""
-    serve(build_demo(models or None), host, port)
-
-
-@contextmanager
-def demo_in_subprocess(startup_timeout: float = 180) -> Iterator[str]:
-    """`fer-hub demo` in a child process on a free port of 127.0.0.1, for tests and benchmarks: yields its URL
-    once the app answers, and stops it afterwards."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/"
-    with tempfile.TemporaryFile("w+") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "fer_hub", "demo", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no outbound connection (the Blocks say so too)
+    uploads = demo_uploads()
+    with serving(uploads):  # uploads swept by age and total size, all removed at shutdown
+        demo.launch(
+            server_name=host, server_port=port, max_file_size=MAX_FILE_SIZE, show_error=False, footer_links=["api"],
+            theme=gr.themes.Default(font=SYSTEM_FONTS, font_mono=["ui-monospace", "monospace"]), css=CSS,
+            app_kwargs={"middleware": [uploads.middleware()]}, state_session_capacity=STATE_SESSIONS,
         )
-        try:
-            deadline = time.monotonic() + startup_timeout
-            while not _answers(url):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(f"fer-hub demo did not start:\n{log.read()[-4000:]}")
-                time.sleep(0.5)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
 
 
-def _answers(url: str) -> bool:
-    try:
-        urllib.request.urlopen(url, timeout=2).close()
-    except OSError:
-        return False
-    return True
+def launch_demo(
+    models: list[str] | None = None, host: str = "127.0.0.1", port: int = 7860, trust_remote_code: bool = False
+) -> None:
+    """`fer-hub demo`: serve the app on the given models (the embedded one if none), with the repo's examples."""
+    serve(build_demo(models or None, trust_remote_code=trust_remote_code), host, port)

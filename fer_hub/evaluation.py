@@ -3,35 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
-import datasets
 import numpy as np
-import torch
-from transformers import PreTrainedModel
 
+from .classifier import EnsembleClassifier, load_classifier
 from .data import load_fer2013
 from .errors import FerHubError
-from .image_processing_fer import FerImageProcessor
 from .labels import LABELS
-from .metrics import classification_report
-from .zoo import load_checkpoint
-
-
-@torch.inference_mode()
-def predict_logits(
-    model: PreTrainedModel, processor: FerImageProcessor, split: datasets.Dataset, tta: bool = False, batch_size: int = 256
-) -> np.ndarray:
-    """Logits for every image of `split`; with `tta`, averaged with those of the mirrored image."""
-    chunks = []
-    for start in range(0, len(split), batch_size):
-        images = split[start : start + batch_size]["image"]
-        pixel_values = processor(images, return_tensors="pt")["pixel_values"]
-        logits = model(pixel_values=pixel_values).logits
-        if tta:
-            logits = (logits + model(pixel_values=pixel_values.flip(-1)).logits) / 2
-        chunks.append(logits.float().numpy())
-    return np.concatenate(chunks)
+from .metrics import label_set_reports
+from .predict_data import predict_split
 
 
 def save_confusion_matrix(matrix: list[list[int]], path: Path, title: str) -> None:
@@ -60,23 +42,50 @@ def save_confusion_matrix(matrix: list[list[int]], path: Path, title: str) -> No
 
 
 def format_report(metrics: dict) -> str:
-    """A per-class precision/recall/F1 table with the overall accuracy and macro-F1."""
+    """A per-class precision/recall/F1 table (FER2013 labels) with the overall accuracy and macro-F1, and the
+    same two scores against the FER+ majority when the metrics have them."""
     lines = [f"{'class':<10} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}"]
     for name, scores in metrics["per_class"].items():
         lines.append(f"{name:<10} {scores['precision']:>9.3f} {scores['recall']:>7.3f} {scores['f1']:>7.3f} {scores['support']:>8}")
-    lines.append(f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['f1_macro']:.4f}  n {metrics['n']}")
+    lines.append(f"FER2013 labels: accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['f1_macro']:.4f}  n {metrics['n']}")
+    if "ferplus_majority" in metrics:
+        ferplus = metrics["ferplus_majority"]
+        lines.append(
+            f"FER+ majority:  accuracy {ferplus['accuracy']:.4f}  macro-F1 {ferplus['f1_macro']:.4f}  n {ferplus['n']} "
+            f"({ferplus['without_clear_majority']} faces without a clear majority left out)"
+        )
     return "\n".join(lines)
 
 
-def evaluate(model_reference: str, data: str, split: str, tta: bool = False) -> dict:
-    """Metrics of a trained model (folder or Hub id) on one split of a FER2013 source."""
-    dataset = load_fer2013(data)
+def evaluate(
+    models: str | Sequence[str], data: str, split: str, tta: bool = False, trust_remote_code: bool = False,
+    votes: str | None = None,
+) -> dict:
+    """Metrics of a trained model (folder, checkpoint name, Hub id or `.onnx` file), or of the ensemble of
+    several, on one split of a FER2013 source; with `votes` (FER+ votes for the source's rows) also against
+    the FER+ majority."""
+    dataset = load_fer2013(data, votes=votes)
     if split not in dataset:
         raise FerHubError(f"{data}: has no '{split}' split (found: {', '.join(dataset)})")
-    model, processor = load_checkpoint(model_reference)
-    logits = predict_logits(model, processor, dataset[split], tta=tta)
-    report = classification_report(np.asarray(dataset[split]["label"]), logits.argmax(-1))
-    return {"split": split, "data": str(data), "model": str(model_reference), "tta": tta, **report}
+    labels = np.asarray(dataset[split]["label"])
+    if (labels < 0).any():
+        raise FerHubError(
+            f"{data}: the '{split}' split has no labels to score against (`fer-hub predict-data` predicts it)"
+        )
+    classifier = load_classifier(models, trust_remote_code=trust_remote_code)
+    probabilities = predict_split(classifier, dataset[split], tta=tta)
+    members = {}
+    if isinstance(classifier, EnsembleClassifier):
+        members["ensemble"] = [member.name for member in classifier.members]
+    ferplus_labels = dataset[split]["ferplus_label"] if votes is not None else None
+    report = label_set_reports(probabilities.argmax(-1), labels, ferplus_labels)
+    sources = {"data": str(data), **({"votes": str(votes)} if votes is not None else {})}
+    return {"split": split, **sources, "model": classifier.name, **members, "tta": tta, **report}
+
+
+def model_title(metrics: dict) -> str:
+    """'cnn', or 'cnn + rnn + vit' for an ensemble: the last part of each model's path or id."""
+    return " + ".join(Path(model).name for model in metrics.get("ensemble", [metrics["model"]]))
 
 
 def write_evaluation(metrics: dict, output: Path) -> Path:
@@ -84,5 +93,5 @@ def write_evaluation(metrics: dict, output: Path) -> Path:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(metrics, indent=2) + "\n")
     image = output.with_name(output.stem + "_confusion_matrix.png")
-    save_confusion_matrix(metrics["confusion_matrix"], image, title=f"{Path(metrics['model']).name} on {metrics['split']}")
+    save_confusion_matrix(metrics["confusion_matrix"], image, title=f"{model_title(metrics)} on {metrics['split']}")
     return image

@@ -18,10 +18,12 @@ def predict_over_http(
     model: str = "default",
     tta: bool = False,
     whole_image: bool = False,
+    boxes: list[list[float]] | None = None,
     client: httpx.Client | None = None,
     timeout: float = 60.0,
 ) -> dict:
-    """The `/predict` answer for one image file: {"faces": [{"box", "label", "scores"}], "message"}."""
+    """The `/predict` answer for one image file: {"faces": [{"box", "label", "scores"}], "message"}. `boxes`
+    ([x, y, w, h] in the file's pixels): classify these faces instead of detecting."""
     image = Path(image)
     http = client or httpx.Client(timeout=timeout)
     api = url.rstrip("/") + "/gradio_api"
@@ -30,7 +32,7 @@ def predict_over_http(
             uploaded = http.post(f"{api}/upload", files={"files": (image.name, file)})
         uploaded.raise_for_status()
         file_data = {"path": uploaded.json()[0], "orig_name": image.name, "meta": {"_type": "gradio.FileData"}}
-        started = http.post(f"{api}/call/predict", json={"data": [file_data, model, tta, whole_image]})
+        started = http.post(f"{api}/call/predict", json={"data": [file_data, model, tta, whole_image, boxes]})
         started.raise_for_status()
         events = http.get(f"{api}/call/predict/{started.json()['event_id']}")
         events.raise_for_status()

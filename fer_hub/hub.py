@@ -9,34 +9,32 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import yaml
 from httpx2 import TransportError
-from huggingface_hub import CommitOperationAdd, HfApi, get_token, metadata_load
-from huggingface_hub.errors import (
-    HFValidationError,
-    HfHubHTTPError,
-    OfflineModeIsEnabled,
-    RepositoryNotFoundError,
-    RevisionNotFoundError,
-)
-from huggingface_hub.utils import validate_repo_id
+from huggingface_hub import CommitOperationAdd, HfApi, SpaceCard, get_token, metadata_load
+from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError, RevisionNotFoundError
 from transformers.dynamic_module_utils import get_relative_imports
 
+from .cli_checks import check_repo_id, is_repo_id
 from .errors import FerHubError
 from .model_card import read_json, read_metrics, render_model_card
+from .pickle_scan import is_pickled
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SPACE_DIR = REPO_ROOT / "spaces" / "fer-demo"
+logger = logging.getLogger(__name__)
+
 PACKAGE_DIR = Path(__file__).resolve().parent
+SPACE_DIR = PACKAGE_DIR / "space"  # the Space's own files: app.py, README front matter, examples
 SPACE_MODELS_VARIABLE = "FER_HUB_MODELS"  # Hub model ids, space-separated, read by the Space's app.py
+SHORT_DESCRIPTION_MAX = 60  # characters the Hub accepts in a Space's short_description
 NEVER_UPLOADED = (".*", "*/.*", "*/__pycache__/*", "__pycache__/*", "*.pyc")
 MODEL_EXCLUDED = (
     "checkpoints/*",  # Trainer checkpoints: pickled optimizer and RNG states
     "README.md",  # replaced by the card generated from metrics.json at push time
-    "*.bin", "*.pt", "*.pth", "*.pkl", "*.pickle",  # pickles; the weights are model.safetensors
-)
+)  # and every file holding pickled data, whatever its name (pickle_scan): the weights are model.safetensors
 WEIGHTS = "model.safetensors"
 WEIGHTS_INDEX = "model.safetensors.index.json"
 
@@ -44,10 +42,15 @@ WEIGHTS_INDEX = "model.safetensors.index.json"
 # --- what gets uploaded ------------------------------------------------------------------------
 
 def _files(folder: Path, excluded: tuple[str, ...]) -> list[str]:
-    """Paths (POSIX, relative to `folder`) of the files under it that match none of `excluded`."""
+    """Paths (POSIX, relative to `folder`) of the files under it that match none of `excluded` and hold no
+    pickled data (judged by content; each one left out is named in a warning)."""
     patterns = NEVER_UPLOADED + excluded
     paths = (path.relative_to(folder).as_posix() for path in sorted(folder.rglob("*")) if path.is_file())
-    return [path for path in paths if not any(fnmatch.fnmatch(path, pattern) for pattern in patterns)]
+    kept = [path for path in paths if not any(fnmatch.fnmatch(path, pattern) for pattern in patterns)]
+    pickled = [path for path in kept if is_pickled(folder / path)]
+    if pickled:
+        logger.warning("warning: not uploading %s: pickled data (or data that cannot be inspected)", ", ".join(pickled))
+    return [path for path in kept if path not in pickled]
 
 
 def _code_files(folder: Path, config_name: str, config: dict) -> list[str]:
@@ -100,7 +103,10 @@ def check_space_folder(space_dir: Path) -> dict:
     readme = space_dir / "README.md"
     if not readme.is_file():
         raise FerHubError(f"{space_dir}: no README.md with the Space's front matter")
-    metadata = metadata_load(readme) or {}
+    try:
+        metadata = metadata_load(readme) or {}
+    except yaml.YAMLError as error:
+        raise FerHubError(f"{readme}: the front matter is not valid YAML ({error})".replace("\n", " ")) from None
     problems = [
         message
         for ok, message in (
@@ -109,6 +115,10 @@ def check_space_folder(space_dir: Path) -> dict:
             (bool(metadata.get("app_file")), "no app_file"),
             ((space_dir / str(metadata.get("app_file"))).is_file(), f"app_file {metadata.get('app_file')!r} not found"),
             ((space_dir / "requirements.txt").is_file(), "no requirements.txt beside it"),
+            (
+                len(str(metadata.get("short_description", ""))) <= SHORT_DESCRIPTION_MAX,
+                f"short_description longer than {SHORT_DESCRIPTION_MAX} characters",
+            ),
         )
         if not ok
     ]
@@ -117,26 +127,24 @@ def check_space_folder(space_dir: Path) -> dict:
     return metadata
 
 
+def space_readme(space_dir: Path, models: list[str]) -> bytes:
+    """The Space's README.md with `models` (Hub ids) as its front matter's `models`, which links them on the Hub."""
+    card = SpaceCard.load(space_dir / "README.md")
+    card.data.models = list(models)
+    return str(card).encode()
+
+
 def _check_space_models(models: list[str]) -> None:
     """A Space cannot read local folders: only Hub model ids."""
     for model in models:
-        if Path(model).exists() or not _is_repo_id(model):
+        if Path(model).exists() or not is_repo_id(model):
             raise FerHubError(f"{model}: a Space can only load Hub models; push it first with `fer-hub push` and pass its repo id")
 
 
 # --- the Hub -----------------------------------------------------------------------------------
 
-def _is_repo_id(repo_id: str) -> bool:
-    try:
-        validate_repo_id(repo_id)
-    except HFValidationError:
-        return False
-    return repo_id.count("/") == 1
-
-
 def _require_token(repo_id: str) -> str:
-    if not _is_repo_id(repo_id):
-        raise FerHubError(f"{repo_id!r}: expected a Hub repo id OWNER/NAME (letters, digits, '-', '_', '.')")
+    check_repo_id(repo_id)
     token = get_token()
     if not token:
         raise FerHubError("not logged in to the Hub: run `hf auth login` or set HF_TOKEN to a token with write access")
@@ -179,18 +187,19 @@ def _publish(
     revision: str | None = None,
     space_sdk: str | None = None,
 ) -> str:
-    """create_repo, then every file in one commit; a failure undoes the repo or branch this call created."""
+    """create_repo, then every file in one commit; a failure, or an interruption (Ctrl-C), undoes the repo or
+    branch this call created."""
     token = _require_token(repo_id)
     api = HfApi()
     with _hub_errors(api, repo_id, token):
         repo_existed = api.repo_exists(repo_id, repo_type=repo_type)
         branch_existed = not revision or (repo_existed and api.revision_exists(repo_id, revision, repo_type=repo_type))
-        url = api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True, space_sdk=space_sdk)
         try:
+            url = api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True, space_sdk=space_sdk)
             if not branch_existed:
                 api.create_branch(repo_id, branch=revision, repo_type=repo_type)
             api.create_commit(repo_id, operations, commit_message=commit_message, repo_type=repo_type, revision=revision)
-        except Exception:
+        except BaseException:  # KeyboardInterrupt too: nothing half-made stays behind
             with contextlib.suppress(HfHubHTTPError, TransportError):
                 if not repo_existed:
                     api.delete_repo(repo_id, repo_type=repo_type, missing_ok=True)
@@ -227,12 +236,16 @@ def push_space(
     repo_id: str, models: list[str] | None = None, private: bool = False, space_dir: str | Path = SPACE_DIR
 ) -> str:
     """Publish the Gradio demo as a Space in one commit: its folder plus the fer_hub package beside app.py.
-    `models` (Hub ids) then go into the Space variable FER_HUB_MODELS; None leaves it as it is."""
+    `models` (Hub ids) then go into the Space variable FER_HUB_MODELS and the README's `models`; with None the
+    variable is left as it is and the README goes as it is in the folder."""
     space_dir = Path(space_dir)
     check_space_folder(space_dir)
     _check_space_models(models or [])
     operations = [CommitOperationAdd(path, space_dir / path) for path in _files(space_dir, ())]
-    operations += [CommitOperationAdd(f"fer_hub/{path}", PACKAGE_DIR / path) for path in _files(PACKAGE_DIR, ())]
+    if models is not None:
+        operations = [operation for operation in operations if operation.path_in_repo != "README.md"]
+        operations.append(CommitOperationAdd("README.md", space_readme(space_dir, models)))
+    operations += [CommitOperationAdd(f"fer_hub/{path}", PACKAGE_DIR / path) for path in _files(PACKAGE_DIR, ("space/*",))]
     url = _publish(repo_id, "space", operations, private=private, commit_message="Upload the fer-hub demo",
                    space_sdk="gradio")
     if models:

@@ -1,52 +1,28 @@
-"""EmotionRecognizer: the faces of an image -> crops -> one batched forward -> a label and 7 scores per face."""
+"""EmotionRecognizer: the faces of an image -> crops -> the classification path of `fer_hub.classifier` (one
+batched forward per model) -> a label and 7 scores per face."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
-import torch
 from PIL import Image
-from transformers import PreTrainedModel
 
+from .classifier import (
+    DEFAULT_NAME,
+    Classifier,
+    ModelClassifier,
+    ModelReferences,
+    checkpoint_names,
+    combine,
+    load_model_classifier,
+    model_references,
+    resolve_model,
+)
 from .errors import FerHubError
-from .faces import Box, FaceDetector
-from .image_processing_fer import FerImageProcessor
+from .faces import Box, FaceBox, FaceDetector, boxes_in_image, face_crop
 from .labels import LABELS
-from .onnx_runtime import load_onnx
-from .zoo import DEFAULT_MODEL_DIR, load_checkpoint
-
-# pixel_values (N, 1, H, W) float32 -> logits (N, 7)
-Classifier = Callable[[np.ndarray], np.ndarray]
-
-
-class TorchClassifier:
-    """A transformers image-classification model as a `Classifier`."""
-
-    def __init__(self, model: PreTrainedModel):
-        self.model = model.eval()
-
-    @torch.inference_mode()
-    def __call__(self, pixel_values: np.ndarray) -> np.ndarray:
-        return self.model(pixel_values=torch.from_numpy(pixel_values)).logits.float().numpy()
-
-
-def load_classifier(reference: str | Path | None = None) -> tuple[Classifier, FerImageProcessor]:
-    """A classifier and its image processor from a model folder, a Hub repo id or an exported `.onnx`
-    file (None: the embedded model)."""
-    if str(reference).endswith(".onnx"):
-        classifier, processor = load_onnx(reference)
-        id2label = classifier.id2label
-    else:
-        model, processor = load_checkpoint(reference)
-        classifier, id2label = TorchClassifier(model), model.config.id2label
-    labels = [id2label[index] for index in range(len(id2label))]
-    if labels != list(LABELS):
-        raise FerHubError(f"{reference}: the model's classes {labels} are not the FER2013 classes {list(LABELS)}")
-    return classifier, processor
 
 
 @dataclass(frozen=True)
@@ -66,42 +42,39 @@ class Face:
 class EmotionRecognizer:
     """Finds the faces of an image and classifies each one's expression."""
 
-    def __init__(
-        self, classifier: Classifier, processor: FerImageProcessor, detector: FaceDetector | None = None,
-        margin: float = 0.1,
-    ):
+    def __init__(self, classifier: Classifier, detector: FaceDetector | None = None, margin: float = 0.1):
         self.classifier = classifier
-        self.processor = processor
         self.detector = detector or FaceDetector()
         self.margin = margin
 
-    def recognize(self, image: Image.Image, tta: bool = False, whole_image: bool = False) -> list[Face]:
-        """Every face found (largest first), or the whole image as one face; [] when none is found."""
-        boxes = [(0, 0, image.width, image.height)] if whole_image else self.detector.detect(image)
-        if not boxes:
-            return []
-        crops = [image.crop(self._with_margin(box, image.size)) for box in boxes]
-        probabilities = self.classify(crops, tta=tta)
-        return [
-            Face(box, dict(zip(LABELS, map(float, row), strict=True)))
-            for box, row in zip(boxes, probabilities, strict=True)
-        ]
+    def recognize(
+        self, image: Image.Image, tta: bool = False, whole_image: bool = False,
+        boxes: Sequence[Sequence[float]] | None = None,
+    ) -> list[Face]:
+        """Every face found (largest first; each turned upright by its eyes before classifying), or the whole image
+        as one face, or the faces in `boxes` when given ([x, y, w, h] in the image's pixels, classified as given,
+        without detection; a box of no size or reaching outside the image is a FerHubError); [] when none is found.
+        With `tta`, each face's logits are averaged with those of its mirror image."""
+        return self.recognize_batch([image], tta=tta, whole_image=whole_image, boxes=boxes)[0]
 
-    def classify(self, images: list[Image.Image], tta: bool = False) -> np.ndarray:
-        """Class probabilities (N, 7) of already-cropped faces, in one forward pass; with `tta`, the logits
-        are averaged with those of the mirrored faces."""
-        pixel_values = np.asarray(self.processor(images, return_tensors="np")["pixel_values"], dtype=np.float32)
-        if tta:
-            logits = self.classifier(np.concatenate([pixel_values, pixel_values[..., ::-1]]))
-            logits = (logits[: len(images)] + logits[len(images) :]) / 2
-        else:
-            logits = self.classifier(pixel_values)
-        return _softmax(logits)
+    def recognize_batch(
+        self, images: list[Image.Image], tta: bool = False, whole_image: bool = False,
+        boxes: Sequence[Sequence[float]] | None = None,
+    ) -> list[list[Face]]:
+        """`recognize` for several images (e.g. video frames): the faces of all of them are classified together."""
+        found = [self._faces(image, whole_image, boxes) for image in images]
+        crops = [face_crop(image, face, self.margin) for image, faces in zip(images, found) for face in faces]
+        rows = iter(self.classifier.probabilities(crops, tta=tta))
+        return [[Face(face.box, dict(zip(LABELS, map(float, next(rows)), strict=True))) for face in faces] for faces in found]
 
-    def _with_margin(self, box: Box, size: tuple[int, int]) -> tuple[int, int, int, int]:
-        x, y, w, h = box
-        dx, dy = round(w * self.margin), round(h * self.margin)
-        return max(0, x - dx), max(0, y - dy), min(size[0], x + w + dx), min(size[1], y + h + dy)
+    def _faces(self, image: Image.Image, whole_image: bool, boxes: Sequence[Sequence[float]] | None) -> list[FaceBox]:
+        if boxes and whole_image:
+            raise FerHubError("give face boxes or whole_image, not both")
+        if boxes:
+            return [FaceBox(box) for box in boxes_in_image(boxes, image.size)]
+        if whole_image:
+            return [FaceBox((0, 0, image.width, image.height))]
+        return self.detector.detect(image)
 
 
 def count_faces(faces: list[Face]) -> str:
@@ -111,21 +84,33 @@ def count_faces(faces: list[Face]) -> str:
     return f"{len(faces)} face{'s' if len(faces) > 1 else ''} found"
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    exponentials = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return exponentials / exponentials.sum(axis=-1, keepdims=True)
+def model_choices(models: list[str] | None = None) -> dict[str, list[str]]:
+    """What a model picker offers, name -> model references: the given models, the embedded one ('default'), the
+    checkpoints offered by name, and the ensemble of all but the embedded one ('a+b+c') when there are two or more."""
+    names = list(dict.fromkeys([*(models or []), DEFAULT_NAME, *checkpoint_names()]))
+    choices = {name: [name] for name in names}
+    members = [name for name in names if name != DEFAULT_NAME]
+    if len(members) >= 2:
+        choices["+".join(members)] = members
+    return choices
 
 
-_RECOGNIZERS: dict[str, EmotionRecognizer] = {}
+_MODELS: dict[str, ModelClassifier] = {}
+_RECOGNIZERS: dict[tuple[str, ...], EmotionRecognizer] = {}
 _LOADING = threading.Lock()
 
 
-def get_recognizer(reference: str | Path | None = None) -> EmotionRecognizer:
-    """The recognizer for a model folder or Hub repo id (None: the embedded model), loaded once and kept.
-    Loading is serialised; requests for models already loaded never wait for it."""
-    key = str(reference or DEFAULT_MODEL_DIR)
+def get_recognizer(references: ModelReferences = None, trust_remote_code: bool = False) -> EmotionRecognizer:
+    """The recognizer for one model or the ensemble of several (see `fer_hub.classifier.load_classifier`), loaded
+    once and kept; an ensemble shares its members with the recognizers of each. Loading is serialised; requests
+    for models already loaded never wait for it. `trust_remote_code` as in `load_checkpoint`."""
+    references = model_references(references)
+    key = tuple(resolve_model(reference) for reference in references)
     if key not in _RECOGNIZERS:
         with _LOADING:
             if key not in _RECOGNIZERS:
-                _RECOGNIZERS[key] = EmotionRecognizer(*load_classifier(key))
+                for location, reference in zip(key, references):
+                    if location not in _MODELS:
+                        _MODELS[location] = load_model_classifier(reference, trust_remote_code=trust_remote_code)
+                _RECOGNIZERS[key] = EmotionRecognizer(combine([_MODELS[location] for location in key]))
     return _RECOGNIZERS[key]

@@ -1,4 +1,4 @@
-"""`fer-hub card`: a model folder's Hub model card (README.md), rendered from the template in model_cards/
+"""`fer-hub card`: a model folder's Hub model card (README.md), rendered from the packaged template
 with huggingface_hub's ModelCard, its metadata and tables filled from the folder's real metrics.json."""
 
 from __future__ import annotations
@@ -10,14 +10,21 @@ import torch
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from .cli_checks import check_repo_id
 from .data import looks_like_hub_id
 from .errors import FerHubError
 from .labels import LABELS
-from .zoo import ZOO
+from .registry import entry_for_model_type
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "model_cards" / "model_card_template.md"
+TEMPLATE = Path(__file__).resolve().parent / "model_card_template.md"
 LICENSE = "apache-2.0"
 FER2013_DATASET_ID = "fer2013"  # the `datasets:` entry when the model was trained from a local copy of FER2013
+FERPLUS_DATASET_ID = "microsoft/FERPlus"  # the FER+ crowd votes for FER2013's faces
+TRAINING_LABELS = {  # metrics.json training.labels -> card wording
+    "fer2013": "FER2013's single labels (cross-entropy)",
+    "ferplus": "the FER+ vote distributions (soft-target cross-entropy; faces without a clear FER+ majority left out)",
+}
+FERPLUS_METRICS = ("n", "accuracy", "f1_macro", "per_class", "without_clear_majority")
 TAGS = ["image-classification", "facial-expression-recognition", "emotion-recognition", "fer2013", "fer-hub"]
 SPLITS = {
     "train": "FER2013 Training, the train split",
@@ -68,15 +75,17 @@ def read_metrics(folder: Path) -> dict:
         raise FerHubError(f"{path}: missing field(s) {', '.join(missing)}")
     if metrics["split"] not in SPLITS or sorted(metrics["per_class"]) != sorted(LABELS):
         raise FerHubError(f"{path}: expected a split in {', '.join(SPLITS)} and per-class scores for {', '.join(LABELS)}")
+    ferplus = metrics.get("ferplus_majority")
+    if ferplus is not None and not (isinstance(ferplus, dict) and all(key in ferplus for key in FERPLUS_METRICS)):
+        raise FerHubError(f"{path}: field 'ferplus_majority' needs {', '.join(FERPLUS_METRICS)}")
     return metrics
 
 
 def _architecture(folder: Path) -> dict:
     config = read_json(folder / "config.json")
-    entries = [entry for entry in ZOO.values() if entry.config_class.model_type == config.get("model_type")]
-    if not entries:
+    entry = entry_for_model_type(config.get("model_type"))
+    if entry is None:
         raise FerHubError(f"{folder / 'config.json'}: model_type {config.get('model_type')!r} is not a fer-hub architecture")
-    entry = entries[0]
     with torch.device("meta"):  # shapes only: no memory, no initialisation cost
         model = entry.model_class(entry.config_class.from_pretrained(folder))
     return {
@@ -117,31 +126,45 @@ def hub_dataset_id(data: str) -> str | None:
     return data if "/" in data and not Path(data).exists() and looks_like_hub_id(data) else None
 
 
+def _eval_results(scores: dict, label_set: str, split: str, dataset_id: str, dataset_name: str) -> list[EvalResult]:
+    """Accuracy and macro-F1 against one label set, as model-index results."""
+    common = {
+        "task_type": "image-classification", "task_name": "Facial expression recognition",
+        "dataset_type": dataset_id, "dataset_name": dataset_name, "dataset_split": split,
+    }
+    return [
+        EvalResult(
+            metric_type="accuracy", metric_name=f"Accuracy ({label_set})", metric_value=round(scores["accuracy"], 4),
+            **common,
+        ),
+        EvalResult(
+            metric_type="f1", metric_name=f"Macro F1 ({label_set})", metric_config="macro",
+            metric_value=round(scores["f1_macro"], 4), **common,
+        ),
+    ]
+
+
 def _card_data(metrics: dict, repo_id: str, dataset_id: str, custom_code: bool, zoo_name: str) -> ModelCardData:
-    common = dict(
-        task_type="image-classification", task_name="Facial expression recognition", dataset_type=dataset_id,
-        dataset_name="FER2013", dataset_split=metrics["split"],
-    )
+    ferplus = metrics.get("ferplus_majority")
+    results = _eval_results(metrics, "FER2013 labels", metrics["split"], dataset_id, "FER2013")
+    if ferplus:
+        results += _eval_results(ferplus, "FER+ majority", metrics["split"], FERPLUS_DATASET_ID, "FER+ (majority vote)")
     return ModelCardData(
         model_name=repo_id.split("/")[-1],
         license=LICENSE,
         library_name="transformers",
         pipeline_tag="image-classification",
-        datasets=[dataset_id],
+        datasets=[dataset_id] + ([FERPLUS_DATASET_ID] if ferplus else []),
         metrics=["accuracy", "f1"],
-        tags=TAGS + [zoo_name] + (["custom_code"] if custom_code else []),
-        eval_results=[
-            EvalResult(metric_type="accuracy", metric_name="Accuracy", metric_value=round(metrics["accuracy"], 4), **common),
-            EvalResult(
-                metric_type="f1", metric_name="Macro F1", metric_config="macro",
-                metric_value=round(metrics["f1_macro"], 4), **common,
-            ),
-        ],
+        tags=TAGS + [zoo_name] + (["ferplus"] if ferplus else []) + (["custom_code"] if custom_code else []),
+        eval_results=results,
     )
 
 
 def render_model_card(model_dir: str | Path, repo_id: str | None = None) -> ModelCard:
     """The model card for a trained folder; `repo_id` goes into the usage snippets (a placeholder if None)."""
+    if repo_id is not None:
+        check_repo_id(repo_id)
     folder = Path(model_dir)
     metrics = read_metrics(folder)
     architecture = _architecture(folder)
@@ -149,6 +172,9 @@ def render_model_card(model_dir: str | Path, repo_id: str | None = None) -> Mode
     data = str(metrics.get("data", ""))
     dataset_id = hub_dataset_id(data)
     training = metrics.get("training") or {}
+    votes = f" and the FER+ votes `{Path(metrics['votes']).name}` ({FERPLUS_DATASET_ID})" if "votes" in metrics else ""
+    label_set = training.get("labels")
+    trained_on = [("training labels", TRAINING_LABELS.get(label_set, label_set))] if label_set else []
     return ModelCard.from_template(
         _card_data(metrics, repo_id, dataset_id or FER2013_DATASET_ID, architecture["custom_code"], architecture["zoo_name"]),
         template_path=TEMPLATE,
@@ -161,8 +187,9 @@ def render_model_card(model_dir: str | Path, repo_id: str | None = None) -> Mode
         n=metrics["n"],
         split_name=metrics["split"],
         split_description=SPLITS[metrics["split"]],
-        data_source=f"the Hub dataset `{dataset_id}`" if dataset_id else f"FER2013 from the local file or folder `{Path(data).name}`",
-        training=[(label, _plain(training[key])) for key, label in TRAINING_FACTS if key in training],
+        data_source=(f"the Hub dataset `{dataset_id}`" if dataset_id else f"FER2013 from the local file or folder `{Path(data).name}`") + votes,
+        training=trained_on + [(label, _plain(training[key])) for key, label in TRAINING_FACTS if key in training],
+        ferplus=metrics.get("ferplus_majority"),
         hyperparameters=_hyperparameters(folder),
         per_class=[(name, metrics["per_class"][name]) for name in LABELS],
         confusion_rows=list(zip(LABELS, metrics["confusion_matrix"])),

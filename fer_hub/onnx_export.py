@@ -15,6 +15,7 @@ import onnx
 import torch
 
 from .errors import FerHubError
+from .output_paths import check_output_file
 from .image_processing_fer import FerImageProcessor
 from .zoo import load_checkpoint
 
@@ -40,14 +41,15 @@ def processor_metadata(model_config, processor: FerImageProcessor) -> dict[str, 
     }
 
 
-def export_onnx(model_reference: str, output: str | Path, int8: bool = False) -> Path:
+def export_onnx(model_reference: str, output: str | Path, int8: bool = False, trust_remote_code: bool = False) -> Path:
     """Export to `output` atomically (a failed export leaves no file behind)."""
     output = Path(output)
     if output.suffix != ".onnx":
         raise FerHubError(f"{output}: the output file must end in .onnx")
     if not output.parent.is_dir():
         raise FerHubError(f"{output.parent}: no such folder for the output file")
-    model, processor = load_checkpoint(model_reference)
+    check_output_file(output)
+    model, processor = load_checkpoint(model_reference, trust_remote_code=trust_remote_code)
     wrapper = LogitsOnly(model).eval()
     example = torch.zeros(1, 1, processor.size["height"], processor.size["width"])
     with tempfile.TemporaryDirectory(dir=output.parent, prefix=".export-") as staging:
@@ -58,10 +60,13 @@ def export_onnx(model_reference: str, output: str | Path, int8: bool = False) ->
         )
         final_path = fp32_path
         if int8:
-            from onnxruntime.quantization import QuantType, quantize_dynamic
+            from onnxruntime.quantization import QuantType, quant_pre_process, quantize_dynamic
 
+            # shape inference and graph fusions first, as onnxruntime advises (it logs a warning otherwise)
+            prepared_path = Path(staging) / "model.prepared.onnx"
+            quant_pre_process(str(fp32_path), str(prepared_path))
             final_path = Path(staging) / "model.int8.onnx"
-            quantize_dynamic(str(fp32_path), str(final_path), weight_type=QuantType.QInt8)
+            quantize_dynamic(str(prepared_path), str(final_path), weight_type=QuantType.QInt8)
         graph = onnx.load(str(final_path))
         for key, value in processor_metadata(model.config, processor).items():
             graph.metadata_props.add(key=key, value=value)

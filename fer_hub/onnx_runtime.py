@@ -11,12 +11,15 @@ from .errors import FerHubError
 from .image_processing_fer import FerImageProcessor
 
 
-class OnnxClassifier:
-    """pixel_values (N, 1, H, W) float32 -> logits (N, 7) through an ONNX Runtime session."""
+class OnnxLogits:
+    """pixel_values (N, 1, H, W) float32 -> logits (N, 7) through an ONNX Runtime session (a `LogitsFunction`
+    of `fer_hub.classifier`)."""
 
     def __init__(self, path: str | Path, threads: int | None = None):
         import onnxruntime
 
+        if not Path(path).is_file():
+            raise FerHubError(f"{path}: no such ONNX file")
         options = onnxruntime.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
@@ -41,6 +44,7 @@ class OnnxClassifier:
         return FerImageProcessor(size=settings["size"], image_mean=settings["image_mean"], image_std=settings["image_std"])
 
 
-def load_onnx(path: str | Path, threads: int | None = None) -> tuple[OnnxClassifier, FerImageProcessor]:
-    classifier = OnnxClassifier(path, threads=threads)
-    return classifier, classifier.image_processor()
+def load_onnx(path: str | Path, threads: int | None = None) -> tuple[OnnxLogits, FerImageProcessor]:
+    """The file's logits function and the image processor its metadata describes."""
+    logits = OnnxLogits(path, threads=threads)
+    return logits, logits.image_processor()

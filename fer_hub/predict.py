@@ -6,22 +6,38 @@ import json
 import sys
 from pathlib import Path
 
+from PIL import Image
+
 from .errors import FerHubError
+from .faces import boxes_in_image
 from .image_io import read_image
 from .inference import EmotionRecognizer, count_faces, get_recognizer
+from .video import VIDEO_SUFFIXES
 
-WHOLE_IMAGE_HINT = "if the image is already a cropped face, add --whole-image"
+NO_FACE_HINT = (
+    "try a closer or larger photo, or give each face's box with --boxes X,Y,W,H; "
+    "--whole-image only if the image is already one cropped face"
+)
 
 
-def predict_file(recognizer: EmotionRecognizer, path: str | Path, tta: bool = False, whole_image: bool = False) -> dict:
+def predict_file(
+    recognizer: EmotionRecognizer, path: str | Path, tta: bool = False, whole_image: bool = False,
+    boxes: list[list[float]] | None = None,
+) -> dict:
     """{"image", "faces", "message"} for one image file; when it cannot be read, no faces, the problem as the
-    message and "error": true (the shape of the demo's /predict API)."""
+    message and "error": true (the shape of the demo's /predict API). `boxes` ([x, y, w, h] in the file's pixels):
+    classify these faces instead of detecting; a bad box is a FerHubError naming the file."""
     try:
         loaded = read_image(path, name=str(path))
     except FerHubError as error:
         return {"image": str(path), "faces": [], "message": str(error), "error": True}
-    faces = recognizer.recognize(loaded.image, tta=tta, whole_image=whole_image)
-    message = count_faces(faces) + ("" if faces else f" ({WHOLE_IMAGE_HINT})")
+    if boxes:
+        try:
+            boxes = boxes_in_image(boxes, loaded.image.size, loaded.scale)
+        except FerHubError as error:
+            raise FerHubError(f"{path}: {error}") from None
+    faces = recognizer.recognize(loaded.image, tta=tta, whole_image=whole_image, boxes=boxes)
+    message = count_faces(faces) + ("" if faces else f" ({NO_FACE_HINT})")
     return {"image": str(path), "faces": [face.to_dict(loaded.scale) for face in faces], "message": message}
 
 
@@ -35,18 +51,50 @@ def format_result(result: dict) -> str:
     return "\n".join(lines)
 
 
+def is_media_folder(value: str | Path) -> bool:
+    """A folder of images or videos to predict on (a model folder has a config.json)."""
+    return Path(value).is_dir() and not (Path(value) / "config.json").is_file()
+
+
+def split_models_and_images(models: list[str], images: list[str]) -> tuple[list[str], list[str]]:
+    """argparse gives `--model` every value after it, so in `fer-hub predict --model A B photo.jpg` the images
+    are among the models: the first value that names an image (an image or video file extension, an existing file other
+    than `.onnx`, or a media folder) and the values after it are images; with no image at all, the last value is."""
+
+    def is_image(value: str) -> bool:
+        path = Path(value)
+        if path.suffix.lower() in (*Image.registered_extensions(), *VIDEO_SUFFIXES):
+            return True
+        return (path.is_file() and path.suffix != ".onnx") or is_media_folder(path)
+
+    first = next((index for index, value in enumerate(models) if is_image(value)), None)
+    if first is None and not images and len(models) > 1:
+        first = len(models) - 1
+    if first is None:
+        return models, images
+    return models[:first], images + models[first:]
+
+
 def predict_command(
-    images: list[str], model: str | None = None, as_json: bool = False, tta: bool = False, whole_image: bool = False
+    images: list[str], model: str | list[str] | None = None, as_json: bool = False, tta: bool = False,
+    whole_image: bool = False, trust_remote_code: bool = False, boxes: list[list[float]] | None = None,
 ) -> None:
-    """Print the faces of every image; unreadable images are reported on stderr without stopping the others,
-    then counted in a final FerHubError."""
+    """Print the faces of every image (with one model or the ensemble of several; `boxes`: these faces of each image,
+    without detection); unreadable images are reported on stderr without stopping the others, then counted in a
+    final FerHubError."""
     from transformers.utils import logging
 
+    if isinstance(model, list):
+        model, images = split_models_and_images(model, images)
+    if not images:
+        raise FerHubError("no IMAGE given")
+    if model == []:
+        raise FerHubError("--model names no model before the images")
     logging.disable_progress_bar()
-    recognizer = get_recognizer(model)
+    recognizer = get_recognizer(model, trust_remote_code=trust_remote_code)
     results = []
     for path in images:
-        result = predict_file(recognizer, path, tta=tta, whole_image=whole_image)
+        result = predict_file(recognizer, path, tta=tta, whole_image=whole_image, boxes=boxes)
         results.append(result)
         if result.get("error"):
             print(f"error: {result['message']}", file=sys.stderr)

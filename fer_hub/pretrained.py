@@ -12,9 +12,7 @@ from transformers.utils import cached_file
 from .errors import FerHubError
 from .image_processing_fer import FerImageProcessor
 from .labels import ID2LABEL, LABEL2ID
-from .zoo import zoo_entry
-
-SOURCE_MODEL_TYPE = {"resnet101": "resnet", "vit": "vit"}
+from .registry import MODELS, model_entry
 
 
 def _input_size(reference: str, config) -> int:
@@ -29,27 +27,36 @@ def _input_size(reference: str, config) -> int:
     return size.get("height") or size.get("shortest_edge") or getattr(config, "image_size", 224)
 
 
-def init_from_pretrained(model_name: str, reference: str, **config_overrides) -> tuple[PreTrainedModel, FerImageProcessor]:
+def init_from_pretrained(
+    model_name: str, reference: str, **config_overrides
+) -> tuple[PreTrainedModel, FerImageProcessor]:
     """A grayscale, 7-class `model_name` initialised from the RGB checkpoint at `reference`."""
-    if model_name not in SOURCE_MODEL_TYPE:
-        raise FerHubError(f"--init-from works for {', '.join(SOURCE_MODEL_TYPE)}, not {model_name!r}")
+    entry = model_entry(model_name)
+    if entry.pretrained_source is None:
+        startable = [name for name, other in MODELS.items() if other.pretrained_source]
+        raise FerHubError(f"--init-from works for {', '.join(startable)}, not {model_name!r}")
     try:
-        source_config = AutoConfig.from_pretrained(reference)
-        source = AutoModel.from_pretrained(reference)
+        source_config = AutoConfig.from_pretrained(reference, trust_remote_code=False)  # never a checkpoint's own code
+        source = AutoModel.from_pretrained(reference, trust_remote_code=False)
     except (OSError, ValueError) as error:
         raise FerHubError(f"{reference}: cannot load a pretrained checkpoint ({error})") from None
-    if source_config.model_type != SOURCE_MODEL_TYPE[model_name]:
+    if source_config.model_type != entry.pretrained_source:
         raise FerHubError(
             f"{reference}: a {source_config.model_type!r} checkpoint cannot initialise {model_name} "
-            f"(needs {SOURCE_MODEL_TYPE[model_name]!r})"
+            f"(needs {entry.pretrained_source!r})"
         )
     side = _input_size(reference, source_config)
-    settings = {**source_config.to_dict(), **config_overrides, "num_channels": 1, "id2label": ID2LABEL, "label2id": LABEL2ID}
-    if model_name == "vit":
+    settings = {
+        **source_config.to_dict(),
+        **config_overrides,
+        "num_channels": 1,
+        "id2label": ID2LABEL,
+        "label2id": LABEL2ID,
+    }
+    if "image_size" in settings:  # a config with an input size (ViT) takes the checkpoint's
         settings["image_size"] = side
     for key in ("architectures", "auto_map", "num_labels", "_name_or_path", "transformers_version", "model_type"):
         settings.pop(key, None)
-    entry = zoo_entry(model_name)
     model = entry.model_class(entry.config_class(**settings))
 
     weights = {}
@@ -60,4 +67,4 @@ def init_from_pretrained(model_name: str, reference: str, **config_overrides) ->
     result = model.base_model.load_state_dict(weights, strict=False)
     if result.missing_keys:
         raise FerHubError(f"{reference}: checkpoint lacks weights for {', '.join(result.missing_keys[:5])}")
-    return model, FerImageProcessor(size={"height": side, "width": side})
+    return model, FerImageProcessor(**{**entry.processor_defaults, "size": {"height": side, "width": side}})

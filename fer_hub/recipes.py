@@ -1,4 +1,5 @@
-"""Training recipes: YAML files under train/recipes/, a full (GPU-grade) schedule plus CPU overrides."""
+"""Training recipes: YAML files, a full (GPU-grade) schedule plus CPU overrides. Each model's own recipe ships in
+the package, in fer_hub/recipes/ (train/recipes/ in a checkout links there)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import yaml
 
 from .augmentation import AugmentationConfig
 from .errors import FerHubError
+from .registry import model_entry
 
-RECIPE_DIR = Path(__file__).resolve().parent.parent / "train" / "recipes"
+RECIPE_DIR = Path(__file__).resolve().parent / "recipes"
 BALANCING = ("none", "class_weights", "oversample", "undersample")
+LABEL_SETS = ("fer2013", "ferplus")  # FER2013's single labels, or the FER+ crowd votes (needs a votes file)
 
 
 @dataclass
@@ -20,6 +23,7 @@ class Recipe:
     config: dict = field(default_factory=dict)  # model config overrides
     training: dict = field(default_factory=dict)  # transformers.TrainingArguments fields
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
+    labels: str = "fer2013"  # one of LABEL_SETS: what the loss compares the predictions with
     balancing: str = "class_weights"
     label_smoothing: float = 0.0
     early_stopping_patience: int = 10
@@ -30,12 +34,15 @@ class Recipe:
 def _merge(base: dict, override: dict) -> dict:
     merged = dict(base)
     for key, value in override.items():
-        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        merged[key] = (
+            _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
     return merged
 
 
 def default_recipe_path(model: str) -> Path:
-    return RECIPE_DIR / f"{model}.yaml"
+    """The packaged recipe the registry names for `model`."""
+    return RECIPE_DIR / f"{model_entry(model).recipe}.yaml"
 
 
 def load_recipe(path: str | Path, on_cpu: bool) -> Recipe:
@@ -63,4 +70,6 @@ def load_recipe(path: str | Path, on_cpu: bool) -> Recipe:
     recipe = Recipe(**raw, augmentation=augmentation, source=str(path))
     if recipe.balancing not in BALANCING:
         raise FerHubError(f"{path}: field 'balancing' is {recipe.balancing!r}; expected one of {', '.join(BALANCING)}")
+    if recipe.labels not in LABEL_SETS:
+        raise FerHubError(f"{path}: field 'labels' is {recipe.labels!r}; expected one of {', '.join(LABEL_SETS)}")
     return recipe

@@ -1,7 +1,12 @@
-"""`fer-hub train`: a recipe, FER2013 and transformers' Trainer -> a complete, Hub-ready model folder."""
+"""`fer-hub train`: a recipe, FER2013 and transformers' Trainer -> a complete, Hub-ready model folder.
+
+Two label sets: FER2013's single labels (hard-label cross-entropy), or the FER+ crowd votes (`labels="ferplus"`:
+cross-entropy against each face's vote distribution, Barsoum et al. 2016's "probability" scheme; faces with no
+clear FER+ majority are left out). With votes attached, every evaluation scores both label sets."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shlex
@@ -17,21 +22,23 @@ import torch.distributed as dist
 import torch.nn.functional as F
 import yaml
 from torch.optim.lr_scheduler import LambdaLR
-from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
-from transformers.trainer_utils import get_last_checkpoint
+from transformers import EarlyStoppingCallback, PreTrainedModel, Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from .augmentation import AugmentationConfig, augment_batch
+from .cli_checks import check_training_limits
 from .data import load_fer2013
 from .errors import FerHubError
 from .evaluation import save_confusion_matrix
 from .image_processing_fer import FerImageProcessor
-from .labels import LABELS
-from .metrics import classification_report, trainer_metrics
+from .labels import ID2LABEL, LABELS, NO_FERPLUS_LABEL
+from .metrics import label_set_reports, trainer_metrics
 from .pretrained import init_from_pretrained
-from .recipes import Recipe, default_recipe_path, load_recipe
-from .zoo import create_model, image_processor_for, save_checkpoint, zoo_entry
+from .recipes import LABEL_SETS, Recipe, default_recipe_path, load_recipe
+from .registry import model_entry
+from .run_folder import CHECKPOINT_DIR, check_run_folder
+from .zoo import create_model, image_processor_for, save_checkpoint
 
-CHECKPOINT_DIR = "checkpoints"
+TRAINING_LABEL_COLUMN = {"fer2013": "label", "ferplus": "ferplus_label"}  # what balancing counts, per label set
 TRAINER_DEFAULTS = dict(
     eval_strategy="epoch",
     save_strategy="epoch",
@@ -48,8 +55,22 @@ TRAINER_DEFAULTS = dict(
 )
 
 
+def soft_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor | None = None, label_smoothing: float = 0.0
+) -> torch.Tensor:
+    """Cross-entropy against target distributions (one row per sample, summing to 1), with class weights and
+    label smoothing exactly as `F.cross_entropy` applies them to hard labels: on one-hot targets the two agree.
+    Rows of zeros (no target) add nothing to the loss or to the weighted mean's denominator."""
+    weight = weight if weight is not None else torch.ones(logits.shape[-1], device=logits.device)
+    targets = targets.float()
+    smoothed = targets * (1.0 - label_smoothing) + targets.sum(-1, keepdim=True) * (label_smoothing / logits.shape[-1])
+    total = -(smoothed * weight * logits.float().log_softmax(-1)).sum()
+    return total / (targets * weight).sum().clamp_min(torch.finfo(torch.float32).tiny)
+
+
 class WeightedLossTrainer(Trainer):
-    """Cross-entropy with optional class weights and label smoothing, a per-batch mean."""
+    """Cross-entropy with optional class weights and label smoothing, a per-batch mean: against the FER2013
+    labels, or with `soft_labels` against the FER+ vote distributions (`soft_cross_entropy`)."""
 
     loss_is_scaled_for_ga = False
 
@@ -59,12 +80,14 @@ class WeightedLossTrainer(Trainer):
         class_weights: torch.Tensor | None = None,
         label_smoothing: float = 0.0,
         time_budget: TimeBudget | None = None,
+        soft_labels: bool = False,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.class_weights = class_weights
         self.label_smoothing = label_smoothing
         self.time_budget = time_budget
+        self.soft_labels = soft_labels
 
     def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None):
         """With a time budget, the schedule follows the clock instead of the step count."""
@@ -77,10 +100,12 @@ class WeightedLossTrainer(Trainer):
         return self.lr_scheduler
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        labels = inputs.pop("labels")
-        outputs = model(**inputs)
+        outputs = model(pixel_values=inputs["pixel_values"])
         weight = self.class_weights.to(outputs.logits.device) if self.class_weights is not None else None
-        loss = F.cross_entropy(outputs.logits, labels, weight=weight, label_smoothing=self.label_smoothing)
+        if self.soft_labels:
+            loss = soft_cross_entropy(outputs.logits, inputs["votes"], weight, self.label_smoothing)
+        else:
+            loss = F.cross_entropy(outputs.logits, inputs["labels"], weight, label_smoothing=self.label_smoothing)
         return (loss, outputs) if return_outputs else loss
 
 
@@ -116,21 +141,49 @@ class TimeBudget(TrainerCallback):
 
 
 class EpochLogCallback(TrainerCallback):
-    """One line per evaluation, on the console and appended to the run's training_log.txt."""
+    """One line per evaluation, on the console and appended to the run's training_log.txt: the mean training loss
+    since the previous evaluation and the validation scores."""
 
     def __init__(self, path: Path):
         self.path = path
+        self.evaluated_step = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.evaluated_step = state.global_step  # a resumed run starts where its checkpoint ended
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if control.should_evaluate:
+            control.should_log = True  # the loss of the steps since the last log enters log_history first
+
+    on_epoch_end = on_step_end
+
+    def train_loss_since_last_evaluation(self, log_history: list[dict]) -> float:
+        """The logged losses since the previous evaluation, each the mean over the steps since the log before it,
+        averaged step-weighted (NaN if no step was trained since)."""
+        total, steps, previous = 0.0, 0, self.evaluated_step
+        for entry in log_history:
+            if "loss" in entry and entry["step"] > previous:
+                total += entry["loss"] * (entry["step"] - previous)
+                steps += entry["step"] - previous
+                previous = entry["step"]
+        return total / steps if steps else float("nan")
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if not state.is_world_process_zero or not metrics:
             return
-        losses = [entry["loss"] for entry in state.log_history if "loss" in entry]
+        train_loss = self.train_loss_since_last_evaluation(state.log_history)
+        self.evaluated_step = state.global_step
         line = (
             f"epoch {state.epoch:.2f} step {state.global_step}: "
-            f"train_loss {losses[-1] if losses else float('nan'):.4f} "
+            f"train_loss {train_loss:.4f} "
             f"val_loss {metrics.get('eval_loss', float('nan')):.4f} "
             f"val_accuracy {metrics['eval_accuracy']:.4f} val_f1_macro {metrics['eval_f1_macro']:.4f}"
         )
+        if "eval_ferplus_accuracy" in metrics:
+            line += (
+                f" val_ferplus_accuracy {metrics['eval_ferplus_accuracy']:.4f}"
+                f" val_ferplus_f1_macro {metrics['eval_ferplus_f1_macro']:.4f}"
+            )
         print(line, flush=True)
         with self.path.open("a") as log:
             log.write(line + "\n")
@@ -154,9 +207,9 @@ def class_weights(labels: list[int]) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def resample(split: datasets.Dataset, mode: str, seed: int) -> datasets.Dataset:
-    """Over- or undersample every class to the largest or smallest class count (an index map, no copies)."""
-    labels = np.asarray(split["label"])
+def resample(split: datasets.Dataset, mode: str, seed: int, column: str = "label") -> datasets.Dataset:
+    """Over- or undersample every class of `column` to the largest or smallest class count (an index map, no copies)."""
+    labels = np.asarray(split[column])
     by_class = [np.flatnonzero(labels == c) for c in range(len(LABELS)) if (labels == c).any()]
     target = max(map(len, by_class)) if mode == "oversample" else min(map(len, by_class))
     rng = np.random.default_rng(seed)
@@ -168,21 +221,24 @@ def resample(split: datasets.Dataset, mode: str, seed: int) -> datasets.Dataset:
 
 def gray_pixels(split: datasets.Dataset, processor: FerImageProcessor) -> datasets.Dataset:
     """`split` with each image decoded once, in memory, into `pixels`: its gray levels at the model's input
-    size as raw bytes (48x48: 2.3 KB a face). A training step then only views bytes and augments."""
+    size as raw bytes (48x48: 2.3 KB a face), beside the other columns (labels, votes). A training step then
+    only views bytes and augments."""
 
     def encode(batch: dict) -> dict:
-        return {"pixels": [processor.resized_gray(image).tobytes() for image in batch["image"]], "label": batch["label"]}
+        return {"pixels": [processor.resized_gray(image).tobytes() for image in batch["image"]]}
 
-    features = datasets.Features(pixels=datasets.Value("binary"), label=split.features["label"])
+    others = {name: feature for name, feature in split.features.items() if name != "image"}
+    features = datasets.Features(pixels=datasets.Value("binary"), **others)
     return split.map(
-        encode, batched=True, remove_columns=split.column_names, features=features, keep_in_memory=True,
+        encode, batched=True, remove_columns=["image"], features=features, keep_in_memory=True,
         desc="decoding images",
     )
 
 
 def batch_transform(processor: FerImageProcessor, augmentation: AugmentationConfig | None):
     """The `set_transform` function of a `gray_pixels` split: raw gray bytes -> (augmented) `pixel_values`
-    and `labels` tensors."""
+    and `labels` tensors; with FER+ votes also `votes` (zeros for faces with no clear FER+ majority, which the
+    soft-label loss then skips) and `ferplus_labels`."""
     height, width = processor.size["height"], processor.size["width"]
 
     def apply(batch: dict) -> dict:
@@ -190,7 +246,12 @@ def batch_transform(processor: FerImageProcessor, augmentation: AugmentationConf
         pixel_values = torch.from_numpy(processor.normalize(gray))
         if augmentation is not None:
             pixel_values = augment_batch(pixel_values, augmentation)
-        return {"pixel_values": pixel_values, "labels": torch.tensor(batch["label"])}
+        inputs = {"pixel_values": pixel_values, "labels": torch.tensor(batch["label"])}
+        if "votes" in batch:
+            ferplus_labels = torch.tensor(batch["ferplus_label"])
+            clear = (ferplus_labels != NO_FERPLUS_LABEL).unsqueeze(-1)
+            inputs |= {"votes": torch.tensor(batch["votes"]) * clear, "ferplus_labels": ferplus_labels}
+        return inputs
 
     return apply
 
@@ -204,8 +265,61 @@ def with_transform(
     return split
 
 
-def _training_arguments(recipe: Recipe, output_dir: Path, max_steps: int | None, on_cpu: bool) -> TrainingArguments:
-    settings = {**TRAINER_DEFAULTS, **recipe.training, "output_dir": str(output_dir / CHECKPOINT_DIR), "use_cpu": on_cpu}
+def with_clear_ferplus_majority(split: datasets.Dataset) -> datasets.Dataset:
+    """The faces of `split` that have a clear FER+ majority (an index map): FER+ training leaves out the rest."""
+    clear = np.flatnonzero(np.asarray(split["ferplus_label"]) != NO_FERPLUS_LABEL)
+    print(f"FER+ labels: training on the {len(clear)} of {len(split)} faces with a clear FER+ majority")
+    return split.select(clear)
+
+
+def initial_model(model_name: str, init_from: str, config_overrides: dict) -> tuple[PreTrainedModel, FerImageProcessor]:
+    """`--init-from`: a fer-hub model folder of the same architecture (its weights and image processor, the
+    recipe's `config` applied on top), or else an ImageNet checkpoint for resnet101 / vit (`init_from_pretrained`)."""
+    folder = Path(init_from)
+    processor_config = folder / "preprocessor_config.json"
+    if not (processor_config.is_file() and FerImageProcessor.__name__ in processor_config.read_text(encoding="utf-8")):
+        return init_from_pretrained(model_name, init_from, **config_overrides)
+    entry = model_entry(model_name)
+    try:
+        model_type = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError) as error:
+        raise FerHubError(f"{folder / 'config.json'}: cannot read the model's config ({error})") from None
+    if model_type != entry.config_class.model_type:
+        raise FerHubError(
+            f"{folder}: a {model_type!r} model cannot initialise {model_name} (needs {entry.config_class.model_type!r})"
+        )
+    try:  # fer-hub's own class, not the folder's copy of its code
+        model, loading = entry.model_class.from_pretrained(folder, output_loading_info=True, **config_overrides)
+        processor = FerImageProcessor.from_pretrained(folder)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise FerHubError(
+            f"{folder}: cannot start {model_name} from this model folder with the recipe's config {config_overrides} "
+            f"({error})"
+        ) from None
+    mismatched = {key for key, *_ in loading["mismatched_keys"]}
+    unmatched = sorted(loading["missing_keys"] | loading["unexpected_keys"] | mismatched)
+    if unmatched:
+        raise FerHubError(
+            f"{folder}: its weights do not fit {model_name} with this recipe's config "
+            f"(e.g. {', '.join(unmatched[:3])}); a start from a model folder takes every weight"
+        )
+    if model.config.id2label != ID2LABEL:
+        raise FerHubError(f"{folder}: its classes {list(model.config.id2label.values())} are not {', '.join(LABELS)}")
+    return model, processor
+
+
+def _training_arguments(
+    recipe: Recipe, output_dir: Path, max_steps: int | None, on_cpu: bool, with_votes: bool
+) -> TrainingArguments:
+    label_settings = {}
+    if with_votes:  # evaluation batches carry both label sets; selection follows the one trained on
+        label_settings["label_names"] = ["labels", "ferplus_labels"]
+    if recipe.labels == "ferplus":
+        label_settings["metric_for_best_model"] = "ferplus_accuracy"
+    settings = {
+        **TRAINER_DEFAULTS, "disable_tqdm": not sys.stderr.isatty(),  # no progress bars (escape codes) in log files
+        **label_settings, **recipe.training, "output_dir": str(output_dir / CHECKPOINT_DIR), "use_cpu": on_cpu,
+    }
     if max_steps is not None:
         settings["max_steps"] = max_steps
     try:
@@ -223,26 +337,35 @@ def train(
     time_budget_minutes: float | None = None,
     resume: bool = False,
     init_from: str | None = None,
+    labels: str | None = None,
+    votes: str | None = None,
+    overwrite: bool = False,
 ) -> dict:
-    """Train `model_name` on `data` per its recipe; write the best model and its report to `output_dir`."""
-    zoo_entry(model_name)  # an unknown name fails before anything else
+    """Train `model_name` on `data` per its recipe; write the best model and its report to `output_dir`.
+
+    `labels` ("fer2013" or "ferplus", default: the recipe's) picks the training targets; "ferplus" needs `votes`,
+    the FER+ votes file for the rows of `data`. With `votes`, metrics cover both label sets."""
+    model_entry(model_name)  # an unknown name fails before anything else
     output_dir = Path(output_dir)
     on_cpu = not torch.cuda.is_available()
     recipe = load_recipe(recipe_path or default_recipe_path(model_name), on_cpu=on_cpu)
     if recipe.model != model_name:
         raise FerHubError(f"{recipe.source}: this recipe is for model {recipe.model!r}, not {model_name!r}")
-    resume_from = None
-    if resume:
-        resume_from = get_last_checkpoint(str(output_dir / CHECKPOINT_DIR)) if (output_dir / CHECKPOINT_DIR).is_dir() else None
-        if resume_from is None:
-            raise FerHubError(f"{output_dir}: no checkpoint to resume from in {output_dir / CHECKPOINT_DIR}")
-    args = _training_arguments(recipe, output_dir, max_steps, on_cpu)
+    recipe = dataclasses.replace(recipe, labels=labels or recipe.labels)
+    if recipe.labels not in LABEL_SETS:
+        raise FerHubError(f"labels {recipe.labels!r}: expected one of {', '.join(LABEL_SETS)}")
+    if recipe.labels == "ferplus" and not votes:
+        raise FerHubError("training on FER+ labels needs the FER+ votes for the data's rows: give --votes PATH")
+    check_training_limits(max_steps, time_budget_minutes)
+    run = check_run_folder(output_dir, resume=resume, overwrite=overwrite)  # one run per folder, see run_folder
+    resume_from = run.resume_from
+    args = _training_arguments(recipe, output_dir, max_steps, on_cpu, with_votes=votes is not None)
     set_seed(args.seed)
 
     with args.main_process_first(desc="loading FER2013"):
-        dataset = _require_train_and_validation(load_fer2013(data), data, args.seed)
+        dataset = _require_train_and_validation(load_fer2013(data, votes=votes), data, args.seed)
     if init_from:
-        model, processor = init_from_pretrained(model_name, init_from, **recipe.config)
+        model, processor = initial_model(model_name, init_from, recipe.config)
     else:
         model = create_model(model_name, **recipe.config)
         processor = image_processor_for(model)
@@ -250,15 +373,19 @@ def train(
         model = model.to(memory_format=torch.channels_last)
 
     train_split = gray_pixels(dataset["train"], processor)
-    weights = class_weights(train_split["label"]) if recipe.balancing == "class_weights" else None
+    if recipe.labels == "ferplus":
+        train_split = with_clear_ferplus_majority(train_split)
+    label_column = TRAINING_LABEL_COLUMN[recipe.labels]
+    weights = class_weights(train_split[label_column]) if recipe.balancing == "class_weights" else None
     if recipe.balancing in ("oversample", "undersample"):
-        train_split = resample(train_split, recipe.balancing, args.seed)  # an index map over the decoded faces
+        train_split = resample(train_split, recipe.balancing, args.seed, label_column)  # an index map, no copies
     train_split.set_transform(batch_transform(processor, recipe.augmentation))
     validation = with_transform(dataset["validation"], processor, None)
 
-    output_dir.mkdir(parents=True, exist_ok=True)
+    run.claim(args.process_index == 0)
     budget = TimeBudget(time_budget_minutes) if time_budget_minutes else None
     callbacks = [EarlyStoppingCallback(recipe.early_stopping_patience), EpochLogCallback(output_dir / "training_log.txt")]
+    callbacks += run.callbacks()
     trainer = WeightedLossTrainer(
         model=model,
         args=args,
@@ -270,6 +397,7 @@ def train(
         class_weights=weights,
         label_smoothing=recipe.label_smoothing,
         time_budget=budget,
+        soft_labels=recipe.labels == "ferplus",
     )
     started = time.monotonic()
     result = trainer.train(resume_from_checkpoint=resume_from)
@@ -278,13 +406,16 @@ def train(
         return {}
 
     save_checkpoint(trainer.model, processor, output_dir)
-    report = classification_report(prediction.label_ids, prediction.predictions.argmax(-1))
+    labels_and_ferplus = prediction.label_ids if votes is not None else (prediction.label_ids, None)
+    report = label_set_reports(prediction.predictions.argmax(-1), *labels_and_ferplus)
     metrics = {
         "split": "validation",
         "data": str(data),
+        **({"votes": str(votes)} if votes is not None else {}),
         "model": model_name,
         **report,
         "training": {
+            "labels": recipe.labels,
             "epochs": round(trainer.state.epoch or 0.0, 3),
             "steps": trainer.state.global_step,
             "wall_minutes_this_run": round((time.monotonic() - started) / 60, 2),

@@ -86,7 +86,7 @@ def trained_model_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def demo_url():
     """`fer-hub demo` launched in a subprocess on a free port of 127.0.0.1, for the whole session."""
-    from fer_hub.demo import demo_in_subprocess
+    from demo_process import demo_in_subprocess
 
     with demo_in_subprocess() as url:
         yield url

@@ -11,7 +11,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from fer_hub import load_fer2013
+
+pytestmark = [pytest.mark.slow, pytest.mark.hub]
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz"
 

@@ -1,5 +1,6 @@
 """The launched demo's `/predict` endpoint through gradio_client, and the UI handlers in process."""
 
+import gradio as gr
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
@@ -23,6 +24,7 @@ def assert_face(face, image_size):
     assert face["label"] == max(face["scores"], key=face["scores"].get)
 
 
+@pytest.mark.slow
 def test_the_astronaut_has_one_boxed_face_with_7_scores(client, astronaut_png):
     result = client.predict(handle_file(str(astronaut_png)), api_name="/predict")
     assert result["message"] == "1 face found" and "error" not in result
@@ -31,6 +33,7 @@ def test_the_astronaut_has_one_boxed_face_with_7_scores(client, astronaut_png):
     assert 150 < face["box"][0] < 260 and 40 < face["box"][1] < 130  # where her face is
 
 
+@pytest.mark.slow
 def test_each_bad_input_gets_a_clear_message_and_the_app_keeps_serving(client, bad_images, astronaut_png):
     for name, (path, phrase) in bad_images.items():
         result = client.predict(handle_file(str(path)), api_name="/predict")
@@ -40,6 +43,7 @@ def test_each_bad_input_gets_a_clear_message_and_the_app_keeps_serving(client, b
     assert client.predict(handle_file(str(astronaut_png)), api_name="/predict")["message"] == "1 face found"
 
 
+@pytest.mark.slow
 def test_awkward_formats_are_read(client, odd_images):
     results = {name: client.predict(handle_file(str(path)), api_name="/predict") for name, path in odd_images.items()}
     for name, result in results.items():
@@ -49,6 +53,7 @@ def test_awkward_formats_are_read(client, odd_images):
     assert huge["box"][2] > 400
 
 
+@pytest.mark.slow
 def test_no_face_says_so_and_whole_image_classifies_the_crop(client, tmp_path):
     crop = tmp_path / "crop.png"
     Image.new("L", (48, 48), 90).save(crop)
@@ -60,11 +65,13 @@ def test_no_face_says_so_and_whole_image_classifies_the_crop(client, tmp_path):
     assert_face(face, (48, 48))
 
 
+@pytest.mark.slow
 def test_only_the_offered_models_can_be_picked(client, astronaut_png):
     result = client.predict(handle_file(str(astronaut_png)), model="someone/else", api_name="/predict")
     assert result["error"] is True and "unknown model 'someone/else'" in result["message"]
 
 
+@pytest.mark.slow
 def test_concurrent_requests_are_all_answered(client, astronaut_png):
     jobs = [client.submit(handle_file(str(astronaut_png)), api_name="/predict") for _ in range(8)]
     assert [len(job.result(timeout=120)["faces"]) for job in jobs] == [1] * 8
@@ -79,12 +86,13 @@ def handlers():
     return FerDemo()
 
 
-def test_upload_handler_boxes_the_face_and_draws_bars(handlers, astronaut_png):
-    image, message, bars, result, button = handlers.analyze_upload(
+def test_upload_handler_boxes_the_face_and_draws_its_card(handlers, astronaut_png):
+    photo, image, message, cards, result, button = handlers.analyze_upload(
         {"path": str(astronaut_png), "orig_name": "astronaut.png"}, "default", False, False
     )
     assert message == "**1 face found**" and button["visible"] is False
-    assert bars.count('class="fer-face"') == 1 and all(f">{name}<" in bars for name in LABELS)
+    assert photo == gr.skip()  # the uploaded photo stays as it is
+    assert cards.count('class="fer-face"') == 1 and all(f">{name}<" in cards for name in LABELS)
     x, y, w, h = result["faces"][0]["box"]
     original = np.asarray(Image.open(astronaut_png).convert("RGB"), dtype=np.int16)
     changed = np.abs(np.asarray(image, dtype=np.int16) - original).sum(axis=2) > 60
@@ -94,25 +102,29 @@ def test_upload_handler_boxes_the_face_and_draws_bars(handlers, astronaut_png):
 def test_upload_handler_offers_whole_image_when_no_face_is_found(handlers, tmp_path):
     crop = tmp_path / "crop.png"
     Image.new("L", (48, 48), 90).save(crop)
-    image, message, bars, result, button = handlers.analyze_upload({"path": str(crop)}, "default", False, False)
+    _, image, message, cards, result, button = handlers.analyze_upload({"path": str(crop)}, "default", False, False)
     assert "No face found" in message and "Whole image is one face" in message
-    assert bars == "" and result["faces"] == [] and button["visible"] is True
-    assert image.size == (288, 288)  # small crops are enlarged for display
+    assert cards == "" and result["faces"] == [] and button["visible"] is True
+    assert image.size == (320, 320)  # small crops are enlarged for display
 
 
 def test_upload_handler_explains_a_bad_file(handlers, bad_images):
     path, phrase = bad_images["truncated.jpg"]
-    image, message, *_ = handlers.analyze_upload({"path": str(path), "orig_name": "holiday.jpg"}, "default", False, False)
-    assert image is None and message.startswith("**Cannot use this image:** holiday.jpg: ") and phrase in message
+    photo, image, message, *_ = handlers.analyze_upload(
+        {"path": str(path), "orig_name": "holiday.jpg"}, "default", False, False
+    )
+    assert photo is None and image is None  # the unreadable photo is cleared: no broken image stays on the page
+    assert message.startswith("**Cannot use this image:** holiday.jpg: ") and phrase in message
 
 
 def test_webcam_frames_are_annotated(handlers, astronaut_png):
     frame = np.asarray(Image.open(astronaut_png).convert("RGB"))
-    image, bars = handlers.analyze_frame(frame, "default", True)
-    assert image.size == (512, 512) and "Face 1:" in bars
+    image, cards = handlers.analyze_frame(frame, "default", True)
+    assert image.size == (512, 512) and "Face 1:" in cards
     assert handlers.analyze_frame(np.zeros((240, 320, 3), np.uint8), "default", False)[1] == "<p>No face found.</p>"
 
 
+@pytest.mark.slow
 def test_plain_http_gives_what_gradio_client_gives(client, demo_url, astronaut_png):
     over_http = predict_over_http(demo_url, astronaut_png)
     assert over_http == client.predict(handle_file(str(astronaut_png)), api_name="/predict")

@@ -1,4 +1,5 @@
-"""FaceDetector: Haar-cascade boxes [x, y, w, h] in the coordinates of the image given."""
+"""FaceDetector (RetinaFace): boxes [x, y, w, h] and eyes in the coordinates of the image given; upright crops;
+caller-supplied boxes checked."""
 
 import threading
 
@@ -6,10 +7,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_hub.faces import FaceDetector
+from fer_hub.errors import FerHubError
+from fer_hub.faces import FaceBox, FaceDetector, boxes_in_image, face_crop
 
-# Where the astronaut's face is in skimage's 512x512 photo (centre of the face, by eye).
-FACE_CENTRE = (224, 116)
+# Where the astronaut's face and eyes are in skimage's 512x512 photo (by eye).
+FACE_CENTRE = (226, 125)
+EYES = ((204, 101), (247, 103))
 
 
 @pytest.fixture(scope="module")
@@ -17,52 +20,105 @@ def photo(astronaut_png):
     return Image.open(astronaut_png).convert("RGB")
 
 
+@pytest.fixture(scope="module")
+def detector():
+    return FaceDetector()
+
+
 def centre(box):
     x, y, w, h = box
     return x + w / 2, y + h / 2
 
 
-def test_finds_the_one_face_of_the_astronaut(photo):
-    boxes = FaceDetector().detect(photo)
-    assert len(boxes) == 1
-    (cx, cy), (_, _, w, h) = centre(boxes[0]), boxes[0]
-    assert abs(cx - FACE_CENTRE[0]) < 25 and abs(cy - FACE_CENTRE[1]) < 25
-    assert 60 < w < 160 and w == h
-    assert all(isinstance(value, int) for value in boxes[0])
+def test_finds_the_one_face_of_the_astronaut_with_its_eyes(detector, photo):
+    (face,) = detector.detect(photo)
+    (cx, cy), (_, _, w, h) = centre(face.box), face.box
+    assert abs(cx - FACE_CENTRE[0]) < 15 and abs(cy - FACE_CENTRE[1]) < 15
+    assert 80 < w < 120 and 100 < h < 140
+    assert all(isinstance(value, int) for value in face.box)
+    for found, expected in zip(face.eyes, EYES):
+        assert np.hypot(found[0] - expected[0], found[1] - expected[1]) < 6
+    assert abs(face.tilt) < 5
 
 
-def test_boxes_are_in_original_coordinates_when_detection_downscales(photo):
-    detector = FaceDetector(max_side=480)
-    small = detector.detect(photo)[0]
-    large = detector.detect(photo.resize((1536, 1536)))[0]  # detected at 480, reported at 1536
-    assert np.allclose(large, np.array(small) * 3, atol=0.12 * small[2] * 3)
+def test_boxes_are_in_original_coordinates_when_detection_downscales(detector, photo):
+    small = detector.detect(photo)[0].box
+    large = detector.detect(photo.resize((3072, 3072)))[0].box  # detected at 1024, reported at 3072
+    assert np.allclose(large, np.array(small) * 6, atol=0.08 * small[2] * 6)
 
 
-def test_every_face_is_found_largest_first(photo):
+def test_every_face_is_found_largest_first(detector, photo):
     pair = Image.new("RGB", (1024, 512))
     pair.paste(photo, (0, 0))
     pair.paste(photo.resize((384, 384)), (600, 64))
-    boxes = FaceDetector(max_side=1024).detect(pair)
-    assert len(boxes) == 2
-    assert boxes[0][2] > boxes[1][2] and centre(boxes[0])[0] < 512 < centre(boxes[1])[0]
+    faces = detector.detect(pair)
+    assert len(faces) == 2
+    assert faces[0].box[2] > faces[1].box[2] and centre(faces[0].box)[0] < 512 < centre(faces[1].box)[0]
 
 
-def test_no_face_in_a_blank_image():
-    assert FaceDetector().detect(Image.new("RGB", (320, 240), "gray")) == []
+@pytest.mark.parametrize("size", [(320, 240), (33, 17), (1, 1)])
+def test_no_face_in_a_blank_image(detector, size):
+    assert detector.detect(Image.new("RGB", size, "gray")) == []
 
 
-def test_arrays_give_the_same_boxes_as_pil(photo):
-    detector = FaceDetector()
-    expected = detector.detect(photo)
-    assert detector.detect(np.asarray(photo)) == expected
-    assert detector.detect(np.asarray(photo.convert("L"))) == expected
+def test_arrays_give_the_same_faces_as_pil(detector, photo):
+    expected = [face.box for face in detector.detect(photo)]
+    assert [face.box for face in detector.detect(np.asarray(photo))] == expected
+    assert [face.box for face in detector.detect(np.asarray(photo.convert("RGBA")))] == expected
+    gray = [face.box for face in detector.detect(np.asarray(photo.convert("L")))]
+    assert len(gray) == 1 and np.allclose(gray[0], expected[0], atol=4)
 
 
-def test_threads_can_detect_at_once(photo):
-    detector, results = FaceDetector(), []
+def test_threads_can_detect_at_once(detector, photo):
+    results = []
     threads = [threading.Thread(target=lambda: results.append(detector.detect(photo))) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert len(results) == 4 and all(result == results[0] for result in results)
+
+
+@pytest.mark.parametrize("angle", [-25, 20])
+def test_a_tilted_face_is_cropped_upright(detector, photo, angle):
+    tilted = photo.rotate(angle, resample=Image.Resampling.BICUBIC, center=FACE_CENTRE)  # counter-clockwise
+    (face,) = detector.detect(tilted)
+    assert face.tilt == pytest.approx(3 - angle, abs=9)  # her eyes tilt 3 degrees; the landmarks are rough
+    crop = face_crop(tilted, face)
+    (again,) = detector.detect(crop.resize((crop.width * 2, crop.height * 2)))
+    assert abs(again.tilt) < 8
+    assert np.allclose(crop.size, np.array(face.box[2:]) * 1.2, atol=1.5)  # the box and 10% margins
+
+
+def test_a_level_face_or_a_given_box_is_cropped_as_it_is(photo):
+    crop = face_crop(photo, FaceBox((178, 68, 96, 114)), margin=0.1)
+    assert crop.tobytes() == photo.crop((168, 57, 284, 193)).tobytes()
+    assert face_crop(photo, FaceBox((0, 0, 50, 50)), margin=0.5).size == (75, 75)  # clipped at the image's edge
+
+
+def test_caller_boxes_are_checked_and_mapped_to_the_detection_image():
+    assert boxes_in_image([[0, 0, 640, 480], (10.4, 20, 30.2, 40)], (640, 480)) == [(0, 0, 640, 480), (10, 20, 31, 40)]
+    # a 6000 x 4000 file read as a 2048 x 1365 copy (scale 6000 / 2048): boxes in the file's pixels
+    scale = 6000 / 2048
+    assert boxes_in_image([[0, 0, 6000, 4000], [3000, 1500, 300, 300]], (2048, 1365), scale) == [
+        (0, 0, 2048, 1365), (1024, 512, 103, 103)
+    ]
+
+
+@pytest.mark.parametrize("box, message", [
+    ([10, 10, 0, 20], r"box 1 \[10, 10, 0, 20\]: width and height must be more than 0"),
+    ([10, 10, 20, -5], "width and height must be more than 0"),
+    ([600, 10, 50, 50], r"box 1 \[600, 10, 50, 50\] reaches outside the 640 x 480 image"),
+    ([-1, 0, 10, 10], "reaches outside the 640 x 480 image"),
+    ([0, 0, 10], "expected four numbers x, y, width, height"),
+    ("1,2,3,4", "expected four numbers"),
+    ([0, 0, float("nan"), 10], "expected four numbers"),
+])
+def test_bad_boxes_are_clear_errors(box, message):
+    with pytest.raises(FerHubError, match=message):
+        boxes_in_image([box], (640, 480))
+
+
+def test_the_bad_box_is_named_by_its_number():
+    with pytest.raises(FerHubError, match=r"^box 2 "):
+        boxes_in_image([[0, 0, 10, 10], [0, 0, 0, 0]], (640, 480))

@@ -23,6 +23,8 @@ from fer_hub.errors import FerHubError
 from fer_hub.hub import push_model
 from fer_hub.zoo import load_checkpoint
 
+pytestmark = pytest.mark.hub
+
 FRESH_PROCESS = textwrap.dedent(
     """
     import json, sys
@@ -57,6 +59,7 @@ def face_png(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_pushed_model_loads_in_a_fresh_process_with_the_same_logits(trained_model_dir, hub_endpoint, repo_id, face_png, tmp_path):
     url = push_model(trained_model_dir, repo_id)
 

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fer_hub.classifier import ModelClassifier, load_classifier
 from fer_hub.errors import FerHubError
 from fer_hub.faces import FaceDetector
 from fer_hub.image_processing_fer import FerImageProcessor
-from fer_hub.inference import EmotionRecognizer, Face, count_faces, get_recognizer, load_classifier
+from fer_hub.inference import EmotionRecognizer, Face, count_faces, get_recognizer
 from fer_hub.labels import LABELS
 
 
@@ -31,7 +32,7 @@ def photo(astronaut_png):
 @pytest.fixture
 def recording():
     classifier = RecordingClassifier()
-    return classifier, EmotionRecognizer(classifier, FerImageProcessor(), FaceDetector(max_side=1024))
+    return classifier, EmotionRecognizer(ModelClassifier(classifier, FerImageProcessor()), FaceDetector(max_side=1024))
 
 
 def test_all_faces_go_through_one_forward(recording, photo):
@@ -86,6 +87,7 @@ def test_the_embedded_model_labels_the_astronaut(photo):
     scores = faces[0].scores
     assert list(scores) == list(LABELS) and sum(scores.values()) == pytest.approx(1.0, abs=1e-5)
     assert faces[0].label == max(scores, key=scores.get)
+    assert faces[0].label == "happy" and scores["happy"] > 0.5  # she smiles broadly
 
 
 def test_face_json_scales_boxes_to_the_original_image():

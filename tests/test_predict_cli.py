@@ -33,10 +33,12 @@ def test_json_output_and_a_bad_image_among_good_ones(astronaut_png, bad_images, 
 def test_no_face_suggests_whole_image_which_classifies_the_crop(tmp_path, capsys):
     from PIL import Image
 
+    from fer_hub.predict import NO_FACE_HINT
+
     crop = tmp_path / "crop.png"
     Image.new("L", (48, 48), 128).save(crop)
     assert main(["predict", str(crop)]) == 0
-    assert capsys.readouterr().out == f"{crop}: no face found (if the image is already a cropped face, add --whole-image)\n"
+    assert capsys.readouterr().out == f"{crop}: no face found ({NO_FACE_HINT})\n"
     assert main(["predict", "--whole-image", "--json", str(crop)]) == 0
     (result,) = json.loads(capsys.readouterr().out)
     assert [face["box"] for face in result["faces"]] == [[0, 0, 48, 48]]

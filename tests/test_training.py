@@ -60,6 +60,7 @@ def assert_report(metrics: dict, split: str, n: int) -> None:
     assert metrics["accuracy"] == pytest.approx(correct / n)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", list_models())
 def test_train_folder_evaluate_for_every_model(model, tmp_path, capsys):
     output = tmp_path / model
@@ -82,6 +83,7 @@ def test_train_folder_evaluate_for_every_model(model, tmp_path, capsys):
     assert evaluated["tta"] is True and (tmp_path / "eval_confusion_matrix.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_evaluation_matches_the_trained_models_own_predictions(tmp_path):
     output = tmp_path / "cnn"
     trained = train("cnn", FIXTURE, output, recipe_path=tiny_recipe(tmp_path, "cnn"))
@@ -90,6 +92,7 @@ def test_evaluation_matches_the_trained_models_own_predictions(tmp_path):
     assert evaluated["confusion_matrix"] == trained["confusion_matrix"]
 
 
+@pytest.mark.slow
 def test_resume_after_the_run_is_killed(tmp_path):
     recipe = tiny_recipe(tmp_path, "cnn", num_train_epochs=40, save_strategy="steps", save_steps=50,
                          eval_strategy="steps", eval_steps=50, logging_steps=10)
@@ -113,6 +116,7 @@ def test_resume_after_the_run_is_killed(tmp_path):
     assert json.loads((output / "metrics.json").read_text())["training"]["steps"] == 240
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes(tmp_path):
     output = tmp_path / "ddp"
     run = subprocess.run(
@@ -129,6 +133,7 @@ def test_torchrun_two_processes(tmp_path):
     assert run.stdout.count("saved ") == 1  # only rank 0 writes the folder
 
 
+@pytest.mark.slow
 def test_time_budget_stops_cleanly_and_keeps_the_best_model(tmp_path):
     output = tmp_path / "budget"
     metrics = train("cnn", FIXTURE, output, recipe_path=tiny_recipe(tmp_path, "cnn", patience=1000, num_train_epochs=500),
@@ -142,6 +147,7 @@ def test_time_budget_stops_cleanly_and_keeps_the_best_model(tmp_path):
     assert model.config.model_type == "fer_cnn"
 
 
+@pytest.mark.slow
 def test_class_balancing_options(tmp_path):
     from fer_hub.training import class_weights, resample
     from fer_hub import load_fer2013
@@ -159,6 +165,7 @@ def save_rgb_checkpoint(model, folder: Path, side: int) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_init_from_rgb_checkpoints_averages_the_first_layer(tmp_path):
     resnet = ResNetForImageClassification(ResNetConfig(num_channels=3, embedding_size=8, hidden_sizes=[16, 16, 32, 32],
                                                        depths=[1, 1, 1, 1], num_labels=1000))

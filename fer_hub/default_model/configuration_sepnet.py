@@ -1,9 +1,9 @@
 """Configuration of SepNet, the compact CPU-first model (a wider mini-Xception)."""
 
-from transformers import PretrainedConfig
+from transformers import PreTrainedConfig
 
 
-class FerSepNetConfig(PretrainedConfig):
+class FerSepNetConfig(PreTrainedConfig):
     """A 3x3 stem (`stem_channels`, the second conv strided), then one residual stage per entry of
     `stage_channels`: `convs_per_stage` depthwise-separable convs + 3x3/2 max-pool beside a strided
     1x1 shortcut; global average pooling, dropout, classifier."""

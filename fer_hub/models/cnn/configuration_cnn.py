@@ -1,9 +1,9 @@
 """Configuration of the study's small custom CNN."""
 
-from transformers import PretrainedConfig
+from transformers import PreTrainedConfig
 
 
-class FerCnnConfig(PretrainedConfig):
+class FerCnnConfig(PreTrainedConfig):
     """One 3x3 conv + ReLU + 2x2 max-pool per entry of `conv_channels` (unpadded, as in Keras'
     default), then Flatten, Dense(`hidden_size`) + ReLU + Dropout, then the classifier."""
 

@@ -1,4 +1,4 @@
 from .configuration_rnn import FerRnnConfig
-from .modeling_rnn import FerRnnForImageClassification
+from .modeling_rnn import FerRnnForImageClassification, FerRnnModel, FerRnnPreTrainedModel
 
-__all__ = ["FerRnnConfig", "FerRnnForImageClassification"]
+__all__ = ["FerRnnConfig", "FerRnnForImageClassification", "FerRnnModel", "FerRnnPreTrainedModel"]

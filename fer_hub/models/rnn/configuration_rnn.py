@@ -1,9 +1,9 @@
 """Configuration of the study's BiLSTM over pixel rows."""
 
-from transformers import PretrainedConfig
+from transformers import PreTrainedConfig
 
 
-class FerRnnConfig(PretrainedConfig):
+class FerRnnConfig(PreTrainedConfig):
     """Each image row is a time step of `image_size` features: `num_layers` stacked BiLSTMs of
     `hidden_size` units, the last one's final states -> Dense(`dense_size`) + ReLU -> classifier."""
 

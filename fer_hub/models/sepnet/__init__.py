@@ -1,4 +1,4 @@
 from .configuration_sepnet import FerSepNetConfig
-from .modeling_sepnet import FerSepNetForImageClassification
+from .modeling_sepnet import FerSepNetForImageClassification, FerSepNetModel, FerSepNetPreTrainedModel
 
-__all__ = ["FerSepNetConfig", "FerSepNetForImageClassification"]
+__all__ = ["FerSepNetConfig", "FerSepNetForImageClassification", "FerSepNetModel", "FerSepNetPreTrainedModel"]

@@ -1,4 +1,4 @@
 from .configuration_vgg import FerVggConfig
-from .modeling_vgg import FerVggForImageClassification
+from .modeling_vgg import FerVggForImageClassification, FerVggModel, FerVggPreTrainedModel
 
-__all__ = ["FerVggConfig", "FerVggForImageClassification"]
+__all__ = ["FerVggConfig", "FerVggForImageClassification", "FerVggModel", "FerVggPreTrainedModel"]

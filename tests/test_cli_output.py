@@ -1,0 +1,50 @@
+"""Commands say what they did and nothing else: no "Loading weights" bar, no library warnings."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from fer_hub import load_fer2013
+from fer_hub.onnx_runtime import load_onnx
+from fer_hub.zoo import DEFAULT_MODEL_DIR, load_checkpoint
+
+pytestmark = pytest.mark.slow  # a fresh interpreter exports and quantizes the model
+
+FIXTURE = Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz"
+
+
+def test_export_onnx_int8_prints_what_it_wrote_and_nothing_else(tmp_path):
+    output = tmp_path / "default-int8.onnx"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fer_hub",
+            "export-onnx",
+            "--model",
+            str(DEFAULT_MODEL_DIR),
+            "--output",
+            str(output),
+            "--int8",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert re.fullmatch(rf"wrote {re.escape(str(output))} \(dynamic int8, \d+\.\d\d MB\)\n", run.stdout), run.stdout
+    assert run.stderr == ""  # no "Loading weights" bar, no onnxruntime pre-processing warning
+
+    model, processor = load_checkpoint(DEFAULT_MODEL_DIR)
+    images = list(load_fer2013(FIXTURE)["validation"]["image"])
+    pixels = processor(images, return_tensors="pt")["pixel_values"]
+    with torch.no_grad():
+        expected = model(pixel_values=pixels).logits.numpy().argmax(1)
+    int8, _ = load_onnx(output, threads=1)
+    assert (int8(pixels.numpy()).argmax(1) == expected).mean() >= 0.9  # the quantized file is still the model

@@ -1,0 +1,106 @@
+"""Models by name (an existing path wins, then 'default' and the checkpoints' names, then Hub ids) and ONNX files
+in `evaluate`: the same classification path for every kind of model reference."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+import torch
+
+from fer_hub import create_model, image_processor_for, load_fer2013, save_checkpoint
+from fer_hub.classifier import SOURCE_ROOT, checkpoint_names, checkpoints_dir, load_classifier, resolve_model
+from fer_hub.cli import main
+from fer_hub.onnx_export import export_onnx
+from fer_hub.zoo import DEFAULT_MODEL_DIR
+
+FIXTURE = Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz"
+
+
+@pytest.fixture(autouse=True)
+def private_datasets_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-datasets-cache")
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory) -> Path:
+    """A checkpoints/ folder with one untrained rnn named 'tiny' and a folder that holds no model."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    torch.manual_seed(1)
+    model = create_model("rnn")
+    save_checkpoint(model, image_processor_for(model), folder / "tiny")
+    (folder / "notes").mkdir()
+    return folder
+
+
+@pytest.fixture
+def offered(checkpoints, monkeypatch) -> Path:
+    monkeypatch.setenv("FER_HUB_CHECKPOINTS", str(checkpoints))
+    return checkpoints
+
+
+def test_the_checkout_offers_its_checkpoints_folder(monkeypatch):
+    monkeypatch.delenv("FER_HUB_CHECKPOINTS", raising=False)
+    assert checkpoints_dir() == SOURCE_ROOT / "checkpoints" and (SOURCE_ROOT / "pyproject.toml").is_file()
+
+
+def test_resolution_order(offered, tmp_path, monkeypatch):
+    assert checkpoint_names() == ["tiny"]
+    assert resolve_model("tiny") == str(offered / "tiny")
+    assert resolve_model("default") == resolve_model(None) == str(DEFAULT_MODEL_DIR)
+    assert resolve_model("someone/fer-cnn") == "someone/fer-cnn"  # a Hub id
+    assert resolve_model("notes") == "notes"  # no model in that folder: not a name
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny").mkdir()
+    assert resolve_model("tiny") == "tiny"  # an existing path wins
+
+
+def test_predict_and_evaluate_take_a_checkpoint_name(offered, tmp_path, capsys):
+    output = tmp_path / "metrics.json"
+    assert main(["evaluate", "--model", "tiny", "--data", str(FIXTURE), "--output", str(output)]) == 0
+    by_name = json.loads(output.read_text())
+    assert main(["evaluate", "--model", str(offered / "tiny"), "--data", str(FIXTURE), "--output", str(output)]) == 0
+    by_path = json.loads(output.read_text())
+    assert by_name["model"] == "tiny" and by_name["confusion_matrix"] == by_path["confusion_matrix"]
+    crop = tmp_path / "face.png"
+    load_fer2013(FIXTURE)["validation"][0]["image"].save(crop)
+    capsys.readouterr()
+    assert main(["predict", "--json", "--whole-image", "--model", "tiny", str(crop)]) == 0
+    assert len(json.loads(capsys.readouterr().out)[0]["faces"]) == 1
+
+
+def test_an_unknown_name_lists_the_names_offered(offered, capsys):
+    assert main(["evaluate", "--model", "vgg16", "--data", str(FIXTURE)]) == 2
+    error = capsys.readouterr().err
+    assert "vgg16: cannot load a model" in error and "models offered by name: default, tiny" in error
+    assert "Traceback" not in error
+
+
+def test_evaluate_runs_an_onnx_file_like_its_folder(tmp_path):
+    onnx_file = export_onnx(str(DEFAULT_MODEL_DIR), tmp_path / "default.onnx")
+    images = list(load_fer2013(FIXTURE)["validation"]["image"])
+    np.testing.assert_allclose(
+        load_classifier(onnx_file).probabilities(images, tta=True),
+        load_classifier(DEFAULT_MODEL_DIR).probabilities(images, tta=True),
+        atol=1e-4,
+    )
+    outputs = {name: tmp_path / f"{name}.json" for name in ("onnx", "torch")}
+    assert (
+        main(["evaluate", "--model", str(onnx_file), "--data", str(FIXTURE), "--tta", "--output", str(outputs["onnx"])])
+        == 0
+    )
+    assert (
+        main(["evaluate", "--model", "default", "--data", str(FIXTURE), "--tta", "--output", str(outputs["torch"])])
+        == 0
+    )
+    onnx_metrics, torch_metrics = (json.loads(path.read_text()) for path in outputs.values())
+    assert onnx_metrics["model"] == str(onnx_file) and onnx_metrics["n"] == 35
+    assert onnx_metrics["confusion_matrix"] == torch_metrics["confusion_matrix"]
+
+
+def test_a_missing_onnx_file_is_named(tmp_path, capsys):
+    assert main(["evaluate", "--model", str(tmp_path / "absent.onnx"), "--data", str(FIXTURE)]) == 2
+    assert f"{tmp_path / 'absent.onnx'}: no such ONNX file" in capsys.readouterr().err

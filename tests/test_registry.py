@@ -1,0 +1,73 @@
+"""The model registry: one entry per model whose facts agree with the code and files they name, readable without
+importing torch or transformers (so the CLI can list the models at once)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fer_hub.cli import main
+from fer_hub.errors import FerHubError
+from fer_hub.recipes import RECIPE_DIR, default_recipe_path
+from fer_hub.registry import MODELS, entry_for_model_type, list_models, model_entry
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1] / "fer_hub"
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_entry_names_real_classes_a_packaged_recipe_and_buildable_defaults(name):
+    entry = model_entry(name)
+    assert entry.name == name and entry.description
+    config = entry.config_class(**entry.config_defaults)
+    assert (
+        entry.model_class.config_class is entry.config_class and entry.backbone_class.config_class is entry.config_class
+    )
+    assert entry_for_model_type(config.model_type) is entry
+    assert entry.processor_defaults["size"] == {"height": 48, "width": 48}
+
+    recipe = default_recipe_path(name)
+    assert recipe.parent == RECIPE_DIR and RECIPE_DIR.parent == PACKAGE_DIR and recipe.is_file()
+    assert yaml.safe_load(recipe.read_text())["model"] == name
+
+
+def test_pretrained_sources_are_the_transformers_model_types_of_their_entries():
+    sources = {name: entry.pretrained_source for name, entry in MODELS.items() if entry.pretrained_source}
+    assert sources == {"resnet101": "resnet", "vit": "vit"}
+    for name, source in sources.items():
+        assert MODELS[name].config_class.model_type == source and not MODELS[name].is_custom
+
+
+def test_unknown_names_are_refused_with_the_choices():
+    with pytest.raises(
+        FerHubError, match="unknown model 'vgg19'; choose one of: vgg16, resnet101, cnn, rnn, vit, sepnet"
+    ):
+        model_entry("vgg19")
+    assert entry_for_model_type("bert") is None
+
+
+def test_train_help_lists_the_registry_models(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert f"zoo name: {', '.join(list_models())}" in " ".join(capsys.readouterr().out.split())
+
+
+def test_registry_reads_without_torch_or_transformers():
+    check = textwrap.dedent(
+        f"""
+        import sys, types
+        sys.modules["torch"] = sys.modules["transformers"] = None  # importing either fails
+        package = types.ModuleType("fer_hub")
+        package.__path__ = [{str(PACKAGE_DIR)!r}]  # its modules, without running fer_hub/__init__.py
+        sys.modules["fer_hub"] = package
+        from fer_hub.registry import list_models, model_entry
+        print(",".join(list_models()), model_entry("vit").pretrained_source)
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split() == [",".join(list_models()), "vit"]

@@ -1,0 +1,64 @@
+"""train/results_table.py: the README's results table is generated from the committed metrics files."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def generator():
+    spec = importlib.util.spec_from_file_location("results_table", ROOT / "train" / "results_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_committed_tables_are_the_generated_one(generator):
+    files = generator.marked_files()
+    assert ROOT / "README.md" in files or any(path.is_relative_to(ROOT / "docs") for path in files)
+    table = generator.results_table()
+    for path in files:
+        text = path.read_text()
+        assert generator.with_table(text, table) == text, f"{path}: run python train/results_table.py"
+
+
+def write_metrics(path: Path, **fields) -> None:
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"split": "validation", "f1_macro": 0.5, **fields}))
+
+
+def test_rows_come_from_the_metrics_files(generator, tmp_path):
+    training = {"epochs": 30.0, "wall_minutes_this_run": 8.4}
+    write_metrics(tmp_path / "train/results/cnn/metrics.json", accuracy=0.6123, training=training)
+    write_metrics(tmp_path / "checkpoints/cnn/metrics.json", accuracy=0.1, training=training)  # the run's record wins
+    write_metrics(
+        tmp_path / "checkpoints/rnn/metrics.json",
+        accuracy=0.4821,
+        training=training,
+        ferplus_majority={"accuracy": 0.5555},
+    )
+    write_metrics(
+        tmp_path / "train/results/ensemble/metrics.json", accuracy=0.6399, ensemble=["checkpoints/cnn", "rnn"]
+    )
+    lines = generator.results_table(tmp_path).splitlines()
+    assert lines[0] == (
+        "| model | parameters | CPU time | epochs | PublicTest accuracy | PublicTest macro-F1 | "
+        "FER+ majority accuracy | study floor (test accuracy) |"
+    )
+    cnn, rnn = generator.parameters("cnn"), generator.parameters("rnn")
+    assert lines[2:] == [
+        f"| cnn | {cnn / 1e6:.2f}M | 8 min | 30 | 0.6123 | 0.5000 | - | 0.583 |",
+        f"| rnn | {rnn / 1e6:.2f}M | 8 min | 30 | 0.4821 | 0.5000 | 0.5555 | 0.452 |",
+        f"| ensemble (cnn + rnn) | {(cnn + rnn) / 1e6:.2f}M | - | - | 0.6399 | 0.5000 | - | - |",
+    ]
+
+
+def test_a_marked_block_is_replaced_and_the_rest_kept(generator):
+    text = f"intro\n{generator.START}\nold table\n{generator.END}\noutro\n"
+    assert generator.with_table(text, "| new |") == f"intro\n{generator.START}\n| new |\n{generator.END}\noutro\n"

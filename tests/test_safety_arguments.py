@@ -1,0 +1,130 @@
+"""Bad arguments and output paths are one `error:` line (exit 2), found before any data or model is loaded."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from fer_hub import training
+from fer_hub.cli import main
+
+FIXTURE = str(Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz")
+DEFAULT_MODEL = str(Path(__file__).parents[1] / "fer_hub" / "default_model")
+
+
+def _one_error_line(capsys, command: str) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith(f"fer-hub {command}: error:")
+    return lines[0]
+
+
+@pytest.fixture
+def no_data_loading(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the data was loaded before the arguments were checked")
+
+    monkeypatch.setattr(training, "load_fer2013", refuse)
+
+
+@pytest.fixture
+def launched(monkeypatch) -> list[dict]:
+    """`fer-hub demo` with a stand-in for the demo module: records launches instead of serving."""
+    calls: list[dict] = []
+    stand_in = types.ModuleType("fer_hub.demo")
+    stand_in.launch_demo = lambda **kwargs: calls.append(kwargs)
+    monkeypatch.setitem(sys.modules, "fer_hub.demo", stand_in)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--max-steps", "0"], "--max-steps 0: must be at least 1"),
+        (["--max-steps", "-1"], "--max-steps -1: must be at least 1"),
+        (["--time-budget", "0"], "--time-budget 0.0: must be a positive"),
+        (["--time-budget", "-1"], "--time-budget -1.0: must be a positive"),
+        (["--time-budget", "nan"], "--time-budget nan: must be a positive"),
+        (["--time-budget", "inf"], "--time-budget inf: must be a positive"),
+    ],
+)
+def test_training_limits_are_checked_before_the_data(option, message, tmp_path, no_data_loading, capsys):
+    argv = ["train", "--model", "cnn", "--data", FIXTURE, "--output-dir", str(tmp_path / "out"), *option]
+    assert main(argv) == 2
+    assert message in _one_error_line(capsys, "train")
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_output_dir_that_is_a_file(tmp_path, no_data_loading, capsys):
+    existing = tmp_path / "a-file"
+    existing.write_text("x")
+    assert main(["train", "--model", "cnn", "--data", FIXTURE, "--output-dir", str(existing)]) == 2
+    assert "exists and is not a folder" in _one_error_line(capsys, "train")
+    assert existing.read_text() == "x"
+
+
+def test_train_output_dir_that_cannot_be_written(no_data_loading, capsys):
+    assert main(["train", "--model", "cnn", "--data", FIXTURE, "--output-dir", "/proc/fer-hub-out"]) == 2
+    assert "cannot write in /proc" in _one_error_line(capsys, "train")
+
+
+@pytest.mark.parametrize("where", ["folder", "unwritable"])
+def test_evaluate_output_checked_before_evaluating(where, tmp_path, monkeypatch, capsys):
+    import fer_hub.evaluation
+
+    monkeypatch.setattr(fer_hub.evaluation, "evaluate", lambda *a, **k: pytest.fail("evaluated before the check"))
+    output = {"folder": tmp_path, "unwritable": Path("/proc/fer-hub/metrics.json")}[where]
+    assert main(["evaluate", "--model", DEFAULT_MODEL, "--data", FIXTURE, "--output", str(output)]) == 2
+    line = _one_error_line(capsys, "evaluate")
+    assert {"folder": "is a folder", "unwritable": "cannot write in /proc"}[where] in line
+
+
+def test_export_onnx_output_that_is_a_folder(tmp_path, capsys):
+    folder = tmp_path / "model.onnx"
+    folder.mkdir()
+    assert main(["export-onnx", "--model", DEFAULT_MODEL, "--output", str(folder)]) == 2
+    assert "is a folder" in _one_error_line(capsys, "export-onnx")
+    assert folder.is_dir() and not any(folder.iterdir())
+
+
+@pytest.mark.parametrize("port", ["70000", "-5", "0"])
+def test_demo_port_out_of_range(port, launched, capsys):
+    assert main(["demo", "--port", port]) == 2
+    assert "must be between 1 and 65535" in _one_error_line(capsys, "demo")
+    assert launched == []
+
+
+@pytest.mark.parametrize("host", ["999.1.1.1", "1.2.3", "bad host!", "::g"])
+def test_demo_invalid_host(host, launched, capsys):
+    assert main(["demo", "--host", host, "--port", "7861"]) == 2
+    assert "--host" in _one_error_line(capsys, "demo")
+    assert launched == []
+
+
+def test_demo_busy_port_is_one_line(launched, capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["demo", "--port", str(port)]) == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in _one_error_line(capsys, "demo")
+    assert launched == []
+
+
+def test_demo_valid_host_and_port_launch(launched):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert main(["demo", "--host", "localhost", "--port", str(port)]) == 0
+    assert launched and launched[0]["port"] == port and launched[0]["host"] == "localhost"
+
+
+@pytest.mark.parametrize("repo_id", ["bad repo id", "no-owner", "a/b/c", "owner/--name"])
+def test_card_repo_id_is_checked(repo_id, tmp_path, capsys):
+    assert main(["card", DEFAULT_MODEL, "--repo-id", repo_id]) == 2
+    assert "expected a Hub repo id OWNER/NAME" in _one_error_line(capsys, "card")

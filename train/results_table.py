@@ -1,0 +1,146 @@
+"""The README's results table, generated from the committed metrics files (never typed).
+
+One row per `train/results/<name>/metrics.json` (a training run's, or an ensemble's from
+`fer-hub evaluate --model A B C --output ...`), and per `checkpoints/<name>/metrics.json` without such a run:
+parameters (the model as its recipe builds it; an ensemble: its members' sum), CPU wall time and epochs of
+the run, PublicTest accuracy and macro-F1, the FER+ majority accuracy when a metrics file has it, and the
+study's test-accuracy floor. The table goes between the markers
+
+    <!-- results-table:start -->
+    <!-- results-table:end -->
+
+of every Markdown file that has them (README.md, docs/*.md).
+
+    python train/results_table.py            # rewrite the marked blocks
+    python train/results_table.py --check    # exit 1 if a marked block is not the generated table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+START, END = "<!-- results-table:start -->", "<!-- results-table:end -->"
+STUDY_FLOOR = {
+    "vgg16": 0.680,
+    "resnet101": 0.550,
+    "cnn": 0.583,
+    "rnn": 0.452,
+    "vit": 0.562,
+}  # the study's test accuracies
+
+
+def metrics_files(root: Path = ROOT) -> dict[str, Path]:
+    """name -> metrics.json: every training run's or ensemble's under train/results/, then the checkpoints'."""
+    found = {}
+    for folder in ("checkpoints", "train/results"):  # a run's own record wins over its checkpoint's copy
+        found |= {path.parent.name: path for path in sorted((root / folder).glob("*/metrics.json"))}
+    return found
+
+
+def parameters(name: str) -> int:
+    """Parameters of the zoo model `name` as its recipe builds it (on the meta device: no memory, no time)."""
+    import torch
+
+    from fer_hub import create_model
+    from fer_hub.recipes import default_recipe_path, load_recipe
+
+    with torch.device("meta"):
+        model = create_model(name, **load_recipe(default_recipe_path(name), on_cpu=True).config)
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
+def zoo_name(reference: str) -> str:
+    """The zoo model a member reference names: `cnn`, `checkpoints/cnn`, `runs/cnn` -> `cnn`."""
+    return Path(reference).name
+
+
+def row(name: str, metrics: dict) -> dict:
+    members = [zoo_name(member) for member in metrics.get("ensemble", [])]
+    training = metrics.get("training", {})
+    ferplus = metrics.get("ferplus_majority")
+    return {
+        "model": f"{name} ({' + '.join(members)})" if members else name,
+        "parameters": sum(map(parameters, members or [name])),
+        "minutes": training.get("wall_minutes_this_run"),
+        "epochs": training.get("epochs"),
+        "accuracy": metrics["accuracy"],
+        "f1_macro": metrics["f1_macro"],
+        "ferplus_accuracy": ferplus["accuracy"] if ferplus else None,
+        "floor": STUDY_FLOOR.get(name),
+    }
+
+
+def _number(value: float | None, format_spec: str) -> str:
+    return "-" if value is None else format(value, format_spec)
+
+
+def results_table(root: Path = ROOT) -> str:
+    """The Markdown table of every metrics file, study models in the study's order first."""
+    runs = {}
+    for name, path in metrics_files(root).items():
+        runs[name] = json.loads(path.read_text())
+        if runs[name].get("split") != "validation":
+            raise SystemExit(
+                f"{path}: scores the '{runs[name].get('split')}' split; the table shows PublicTest (validation)"
+            )
+    order = sorted(
+        runs, key=lambda name: (list(STUDY_FLOOR).index(name) if name in STUDY_FLOOR else len(STUDY_FLOOR), name)
+    )
+    rows = [row(name, runs[name]) for name in order]
+    with_ferplus = any(entry["ferplus_accuracy"] is not None for entry in rows)
+    header = ["model", "parameters", "CPU time", "epochs", "PublicTest accuracy", "PublicTest macro-F1"]
+    header += ["FER+ majority accuracy"] if with_ferplus else []
+    header += ["study floor (test accuracy)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for entry in rows:
+        cells = [
+            entry["model"],
+            f"{entry['parameters'] / 1e6:.2f}M",
+            "-" if entry["minutes"] is None else f"{entry['minutes']:.0f} min",
+            _number(entry["epochs"], "g"),
+            f"{entry['accuracy']:.4f}",
+            f"{entry['f1_macro']:.4f}",
+        ]
+        cells += [_number(entry["ferplus_accuracy"], ".4f")] if with_ferplus else []
+        cells += [_number(entry["floor"], ".3f")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def marked_files(root: Path = ROOT) -> list[Path]:
+    """README.md and docs/**/*.md that hold the markers."""
+    candidates = [root / "README.md", *sorted((root / "docs").glob("**/*.md"))]
+    return [path for path in candidates if path.is_file() and START in path.read_text()]
+
+
+def with_table(text: str, table: str) -> str:
+    block = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
+    return block.sub(lambda _: f"{START}\n{table}\n{END}", text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only check that every marked block is up to date")
+    args = parser.parse_args()
+    files = marked_files()
+    if not files:
+        raise SystemExit(f"no Markdown file has the markers {START} ... {END}")
+    table = results_table()
+    stale = [path for path in files if with_table(path.read_text(), table) != path.read_text()]
+    if args.check:
+        for path in stale:
+            print(f"{path.relative_to(ROOT)}: the results table is out of date; run python train/results_table.py")
+        sys.exit(1 if stale else 0)
+    for path in stale:
+        path.write_text(with_table(path.read_text(), table))
+        print(f"wrote the results table into {path.relative_to(ROOT)}")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
