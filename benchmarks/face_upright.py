@@ -5,8 +5,9 @@ Each 48x48 face is enlarged 3x (144 px), framed by 48 mirrored pixels on each si
 some surroundings) and turned about its centre. Then, per tilt:
 
 - whole face, not turned: the central 144x144 as it is (what `--whole-image` classifies);
-- detected, not turned: the detector's box with the recognizer's margin, the eyes ignored;
-- detected, upright: the same box turned so that the detected eyes are level (what the recognizer does now);
+- box + 10% margins: the detector's box grown by a tenth on each side (the crop before FER framing);
+- FER framing, not turned: `face_crop`'s square around the detected box, the eyes taken as level;
+- FER framing, upright: `face_crop` as the recognizer uses it, turned so that the detected eyes are level;
 - known tilt undone: the face turned back by the exact angle, then the central 144x144 (an upper bound).
 
 Accuracy over the faces the detector finds (the same faces for every row of a tilt), and how many it finds.
@@ -26,21 +27,27 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image, ImageOps  # noqa: E402
-from results_io import write_report  # noqa: E402
+import numpy as np
+import torch
+from PIL import Image
+from results_io import write_report
 
-from fer_hub import load_fer2013  # noqa: E402
-from fer_hub.faces import FaceBox, face_crop  # noqa: E402
-from fer_hub.inference import get_recognizer  # noqa: E402
+from fer_hub import load_fer2013
+from fer_hub.faces import FaceBox, face_crop
+from fer_hub.inference import get_recognizer
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CSV = ROOT.parent / "shared" / "datasets" / "fer2013" / "fer2013-train-publictest.csv.gz"
 RESULTS = Path(__file__).resolve().parent / "results"
-TILTS = (-20, 0, 20)
+TILTS = (-20, -10, 0, 10, 20)
 ENLARGE, FRAME = 3, 48
-WAYS = ("whole face, not turned", "detected, not turned", "detected, upright", "known tilt undone")
+WAYS = (
+    "whole face, not turned",
+    "box + 10% margins",
+    "FER framing, not turned",
+    "FER framing, upright",
+    "known tilt undone",
+)
 
 
 def scene(face: Image.Image, tilt: float) -> Image.Image:
@@ -54,6 +61,18 @@ def scene(face: Image.Image, tilt: float) -> Image.Image:
 def centre(image: Image.Image, side: int) -> Image.Image:
     left = (image.width - side) // 2
     return image.crop((left, left, left + side, left + side))
+
+
+def with_margins(image: Image.Image, box: tuple[int, int, int, int], margin: float = 0.1) -> Image.Image:
+    x, y, w, h = box
+    dx, dy = round(w * margin), round(h * margin)
+    return image.crop((max(0, x - dx), max(0, y - dy), min(image.width, x + w + dx), min(image.height, y + h + dy)))
+
+
+def level(face: FaceBox) -> FaceBox:
+    """The same face with its right eye moved to the height of its left one: framed the same, not turned."""
+    (left_x, left_y), (right_x, _) = face.eyes
+    return FaceBox(face.box, ((left_x, left_y), (right_x, left_y)))
 
 
 def main() -> None:
@@ -81,8 +100,9 @@ def main() -> None:
             found.append(index)
             best = detected[0]
             crops["whole face, not turned"].append(centre(photo, side))
-            crops["detected, not turned"].append(face_crop(photo, FaceBox(best.box), recognizer.margin))
-            crops["detected, upright"].append(face_crop(photo, best, recognizer.margin))
+            crops["box + 10% margins"].append(with_margins(photo, best.box))
+            crops["FER framing, not turned"].append(face_crop(photo, level(best)))
+            crops["FER framing, upright"].append(face_crop(photo, best))
             crops["known tilt undone"].append(centre(photo.rotate(-tilt, resample=Image.Resampling.BICUBIC), side))
         truth = labels[found]
         row = {"tilt": tilt, "faces": len(faces), "detected": len(found)}
@@ -92,9 +112,11 @@ def main() -> None:
         rows.append(row)
         print(row, flush=True)
     report = {
-        "data": f"FER2013 PublicTest ({len(faces)} faces)", "model": "the embedded default model",
+        "data": f"FER2013 PublicTest ({len(faces)} faces)",
+        "model": "the embedded default model",
         "machine": f"{platform.machine()}, Python {platform.python_version()}",
-        "seconds": round(time.perf_counter() - started, 1), "rows": rows,
+        "seconds": round(time.perf_counter() - started, 1),
+        "rows": rows,
     }
     write_report(report, args.output, markdown)
 

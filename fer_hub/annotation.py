@@ -13,8 +13,13 @@ from .inference import Face
 from .labels import LABELS
 
 EXPRESSION_COLORS = {
-    "angry": "#d62728", "disgust": "#8c564b", "fear": "#9467bd", "happy": "#2ca02c",
-    "sad": "#1f77b4", "surprise": "#ff7f0e", "neutral": "#7f7f7f",
+    "angry": "#d62728",
+    "disgust": "#8c564b",
+    "fear": "#9467bd",
+    "happy": "#2ca02c",
+    "sad": "#1f77b4",
+    "surprise": "#ff7f0e",
+    "neutral": "#7f7f7f",
 }
 MIN_DISPLAY_SIDE = 320  # smaller images (e.g. 48x48 crops) are enlarged, smoothly, for display
 LABEL_SIZE = 1 / 28  # on-image label text height, as a fraction of the image's longer side (less for small faces)

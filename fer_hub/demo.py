@@ -47,7 +47,8 @@ SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]  # no web-font downl
 GPU_SECONDS = 20  # ZeroGPU: the longest a photo, a webcam frame or an API call may hold its GPU worker
 SHOW_API_DOCS = "() => document.querySelector('button.show-api')?.click()"  # what gradio's "Use via API" does
 CSS = """
-#fer-photo img, #fer-faces img { object-fit: scale-down; }
+#fer-photo img, #fer-faces img { object-fit: scale-down; }  /* small images at their size, not blown up */
+@media (max-width: 640px) { #fer-photo, #fer-faces { height: 320px !important; } }  /* phones: less empty space */
 """
 
 try:  # Hugging Face ZeroGPU: `spaces.GPU` runs each call of a decorated function in a GPU worker, elsewhere nothing
@@ -171,10 +172,12 @@ def example_sets(examples_dir: Path | None) -> list[tuple[str, str, list[str], b
 def build_demo(
     models: list[str] | None = None, examples_dir: Path | None = SPACE_EXAMPLES, trust_remote_code: bool = False
 ) -> gr.Blocks:
-    """The app: photo and webcam tabs, model picker, test-time flip, examples, and the `/predict` API."""
+    """The app: a model picker with a panel on the picked model, test-time flip, photo (with its example sets), webcam
+    and video tabs, each face boxed on the image and shown on a card, and the `/predict` API. The inference events
+    carry ZeroGPU's decorator (`zero_gpu`), so the same app runs on ZeroGPU, CPU and GPU hardware."""
     demo_uploads()  # the folder for gradio's files, set before any component reads GRADIO_TEMP_DIR
     handlers = FerDemo(models, trust_remote_code=trust_remote_code)
-    limits = dict(concurrency_id="inference", concurrency_limit=CONCURRENCY_LIMIT)  # one pool for all events
+    limits = {"concurrency_id": "inference", "concurrency_limit": CONCURRENCY_LIMIT}  # one pool for all events
     ui_only = dict(limits, api_visibility="private")
     with gr.Blocks(title="Facial expression recognition", analytics_enabled=False) as demo:
         gr.Markdown(
@@ -187,7 +190,8 @@ def build_demo(
                 tta = gr.Checkbox(label="Test-time flip: average each face with its mirror image")
                 whole = gr.Checkbox(label="Whole image is one face (already-cropped faces, e.g. FER2013's)")
         with gr.Row():
-            model_info = gr.Markdown(elem_id="fer-model-info", scale=1, min_width=320)
+            with gr.Column(scale=1, min_width=320):
+                model_info = gr.Markdown(elem_id="fer-model-info")
             api_docs = gr.Button("Use it from code: the /predict API", size="sm", scale=0, min_width=240)
         with gr.Tab("Photo"):
             with gr.Row():

@@ -1,6 +1,6 @@
 """Faces in a photo: RetinaFace (MobileNet-0.25, weights in `face_models/`) on onnxruntime gives each face's box
-[x, y, w, h] and eye centres in the coordinates of the given image; `face_crop` turns a face upright by its eyes;
-`boxes_in_image` checks face boxes that a caller gives instead of detection."""
+[x, y, w, h] and eye centres in the coordinates of the given image; `face_crop` frames a face as FER2013 does and
+turns it upright by its eyes; `boxes_in_image` checks face boxes that a caller gives instead of detection."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ WEIGHTS = Path(__file__).resolve().parent / "face_models" / "retinaface_mobilene
 MEAN_BGR = np.array([104.0, 117.0, 123.0], np.float32)  # the network's input is BGR minus this mean
 ANCHORS = ((8, (16, 32)), (16, (64, 128)), (32, (256, 512)))  # (stride, anchor sizes in pixels) of its three levels
 VARIANCES = (0.1, 0.2)  # centre and size scales of the box and landmark offsets
-MIN_TILT = 1.0  # degrees of eye tilt below which a face is cropped without turning
+MIN_TILT = 8.0  # degrees of eye tilt below which a face is not turned (FER2013 faces lean too; landmarks are rough)
+FRAME_RAISE = 0.1  # a detected face's square crop is centred this much of its box's height above the box's centre
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,6 @@ class FaceDetector:
     """Finds faces, frontal or turned, from about 20 pixels wide. Images whose longer side exceeds `max_side` are
     shrunk to it first (speed, and the network's largest anchors are 512 pixels); smaller ones are used as they are.
     One detector may serve several threads at once."""
-
-    name = DETECTOR_NAME
 
     def __init__(
         self, max_side: int = 1024, score_threshold: float = 0.8, nms_threshold: float = 0.4, threads: int = 1
@@ -81,24 +80,31 @@ class FaceDetector:
         points = (centres[:, None] + landmarks * VARIANCES[0] * sizes[:, None]) / shrink
         chosen = _nms(corners, scores[0, keep, 1], self.nms_threshold)
         faces = [_face_box(corners[index], points[index], width, height) for index in chosen]
-        return sorted((face for face in faces if face is not None), key=lambda face: face.box[2] * face.box[3], reverse=True)
+        return sorted(
+            (face for face in faces if face is not None), key=lambda face: face.box[2] * face.box[3], reverse=True
+        )
 
 
-def face_crop(image: Image.Image, face: FaceBox, margin: float = 0.1) -> Image.Image:
-    """The face's box grown by `margin` of its width and height on each side; when its eyes are known and tilted,
-    the image is first turned about the box's centre so that they are level."""
+def face_crop(image: Image.Image, face: FaceBox) -> Image.Image:
+    """What the classifier sees of a face. A detected face (eyes known): a square with its box's longer side, centred
+    FRAME_RAISE of the box's height above the box's centre (FER2013's framing of a face, for RetinaFace's boxes:
+    benchmarks/results/face_upright.md), turned about its centre so that the eyes are level; outside the image,
+    black. A caller's box (no eyes): the box as it is."""
     x, y, w, h = face.box
-    dx, dy = w * margin, h * margin
+    if face.eyes is None:
+        return image.crop((x, y, x + w, y + h))
+    side = max(w, h)
+    centre_x, centre_y = x + w / 2, y + h / 2 - FRAME_RAISE * h
     if abs(face.tilt) < MIN_TILT:
-        return image.crop((max(0, round(x - dx)), max(0, round(y - dy)), min(image.width, round(x + w + dx)),
-                           min(image.height, round(y + h + dy))))
-    centre_x, centre_y = x + w / 2, y + h / 2
-    reach = math.ceil(math.hypot(w + 2 * dx, h + 2 * dy) / 2)  # the turned crop lies within this of the centre
+        left, top = round(centre_x - side / 2), round(centre_y - side / 2)
+        return image.crop((left, top, left + side, top + side))
+    reach = math.ceil(side / math.sqrt(2)) + 1  # the turned square lies within this of its centre
     left, top = round(centre_x) - reach, round(centre_y) - reach
-    region = image.crop((left, top, left + 2 * reach, top + 2 * reach))  # outside the image: black
-    upright = region.rotate(face.tilt, resample=Image.Resampling.BILINEAR, center=(centre_x - left, centre_y - top))
+    region = image.crop((left, top, left + 2 * reach, top + 2 * reach))
     cx, cy = centre_x - left, centre_y - top
-    return upright.crop((round(cx - w / 2 - dx), round(cy - h / 2 - dy), round(cx + w / 2 + dx), round(cy + h / 2 + dy)))
+    upright = region.rotate(face.tilt, resample=Image.Resampling.BILINEAR, center=(cx, cy))
+    corner_x, corner_y = round(cx - side / 2), round(cy - side / 2)
+    return upright.crop((corner_x, corner_y, corner_x + side, corner_y + side))
 
 
 def boxes_in_image(boxes: Sequence[Sequence[float]], size: tuple[int, int], scale: float = 1.0) -> list[Box]:
@@ -125,11 +131,13 @@ def boxes_in_image(boxes: Sequence[Sequence[float]], size: tuple[int, int], scal
 
 
 def _numbers(box: Sequence[float]) -> tuple[float, float, float, float] | None:
+    if isinstance(box, (str, bytes)):
+        return None
     try:
         values = tuple(float(value) for value in box)
     except (TypeError, ValueError):
         return None
-    if len(values) != 4 or not all(math.isfinite(value) for value in values) or isinstance(box, (str, bytes)):
+    if len(values) != 4 or not all(math.isfinite(value) for value in values):
         return None
     return values
 
@@ -161,23 +169,23 @@ def _anchors(height: int, width: int) -> np.ndarray:
     levels = []
     for stride, sizes in ANCHORS:
         rows, columns = np.mgrid[0 : height // stride, 0 : width // stride]
-        centres = (np.stack([columns.ravel(), rows.ravel()], 1) + 0.5) * stride
-        levels.append(np.hstack([np.repeat(centres, len(sizes), 0), np.tile(np.repeat(sizes, 2).reshape(-1, 2), (len(centres), 1))]))
+        centres = (np.stack([columns.ravel(), rows.ravel()], axis=1) + 0.5) * stride
+        sides = np.tile(sizes, len(centres)).astype(np.float32)[:, None].repeat(2, axis=1)
+        levels.append(np.hstack([np.repeat(centres, len(sizes), axis=0), sides]))
     return np.vstack(levels).astype(np.float32)
 
 
 def _nms(corners: np.ndarray, scores: np.ndarray, threshold: float) -> list[int]:
-    """Indices of the boxes kept by greedy non-maximum suppression (IoU above `threshold`), best first."""
-    order, kept = list(np.argsort(-scores)), []
+    """Indices of the boxes kept by greedy non-maximum suppression, best first: a box overlapping a better one with
+    an IoU above `threshold` is dropped."""
     areas = np.prod(corners[:, 2:] - corners[:, :2], axis=1)
-    while order:
-        best, order = order[0], np.array(order[1:], dtype=int)
+    order, kept = np.argsort(-scores), []
+    while order.size:
+        best, rest = order[0], order[1:]
         kept.append(int(best))
-        if not order.size:
-            break
-        overlap = np.prod(np.clip(np.minimum(corners[best, 2:], corners[order, 2:]) -
-                                  np.maximum(corners[best, :2], corners[order, :2]), 0, None), axis=1)
-        order = list(order[overlap / (areas[best] + areas[order] - overlap) <= threshold])
+        sides = np.minimum(corners[best, 2:], corners[rest, 2:]) - np.maximum(corners[best, :2], corners[rest, :2])
+        overlap = np.prod(np.clip(sides, 0, None), axis=1)
+        order = rest[overlap / (areas[best] + areas[rest] - overlap) <= threshold]
     return kept
 
 

@@ -138,7 +138,9 @@ def _check_space_models(models: list[str]) -> None:
     """A Space cannot read local folders: only Hub model ids."""
     for model in models:
         if Path(model).exists() or not is_repo_id(model):
-            raise FerHubError(f"{model}: a Space can only load Hub models; push it first with `fer-hub push` and pass its repo id")
+            raise FerHubError(
+                f"{model}: a Space can only load Hub models; push it first with `fer-hub push` and pass its repo id"
+            )
 
 
 # --- the Hub -----------------------------------------------------------------------------------
@@ -245,7 +247,8 @@ def push_space(
     if models is not None:
         operations = [operation for operation in operations if operation.path_in_repo != "README.md"]
         operations.append(CommitOperationAdd("README.md", space_readme(space_dir, models)))
-    operations += [CommitOperationAdd(f"fer_hub/{path}", PACKAGE_DIR / path) for path in _files(PACKAGE_DIR, ("space/*",))]
+    package = _files(PACKAGE_DIR, ("space/*",))  # the Space's own files are at its root already
+    operations += [CommitOperationAdd(f"fer_hub/{path}", PACKAGE_DIR / path) for path in package]
     url = _publish(repo_id, "space", operations, private=private, commit_message="Upload the fer-hub demo",
                    space_sdk="gradio")
     if models:

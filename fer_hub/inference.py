@@ -42,19 +42,19 @@ class Face:
 class EmotionRecognizer:
     """Finds the faces of an image and classifies each one's expression."""
 
-    def __init__(self, classifier: Classifier, detector: FaceDetector | None = None, margin: float = 0.1):
+    def __init__(self, classifier: Classifier, detector: FaceDetector | None = None):
         self.classifier = classifier
         self.detector = detector or FaceDetector()
-        self.margin = margin
 
     def recognize(
         self, image: Image.Image, tta: bool = False, whole_image: bool = False,
         boxes: Sequence[Sequence[float]] | None = None,
     ) -> list[Face]:
-        """Every face found (largest first; each turned upright by its eyes before classifying), or the whole image
-        as one face, or the faces in `boxes` when given ([x, y, w, h] in the image's pixels, classified as given,
-        without detection; a box of no size or reaching outside the image is a FerHubError); [] when none is found.
-        With `tta`, each face's logits are averaged with those of its mirror image."""
+        """Every face found (largest first; each framed as in FER2013 and turned upright by its eyes before
+        classifying: `fer_hub.faces.face_crop`), or the whole image as one face, or the faces in `boxes` when given
+        ([x, y, w, h] in the image's pixels, each classified as it is, without detection; a box of no size or
+        reaching outside the image is a FerHubError); [] when none is found. With `tta`, each face's logits are
+        averaged with those of its mirror image."""
         return self.recognize_batch([image], tta=tta, whole_image=whole_image, boxes=boxes)[0]
 
     def recognize_batch(
@@ -63,7 +63,7 @@ class EmotionRecognizer:
     ) -> list[list[Face]]:
         """`recognize` for several images (e.g. video frames): the faces of all of them are classified together."""
         found = [self._faces(image, whole_image, boxes) for image in images]
-        crops = [face_crop(image, face, self.margin) for image, faces in zip(images, found) for face in faces]
+        crops = [face_crop(image, face) for image, faces in zip(images, found) for face in faces]
         rows = iter(self.classifier.probabilities(crops, tta=tta))
         return [[Face(face.box, dict(zip(LABELS, map(float, next(rows)), strict=True))) for face in faces] for faces in found]
 

@@ -20,7 +20,7 @@ from .inference import EmotionRecognizer, get_recognizer
 from .predict import is_media_folder, predict_command, split_models_and_images
 from .table_writer import TableWriter
 from .timeline import Timeline
-from .video import WRITER_CODECS, FrameResult, Sampling, TrackedFace, analyze_video, is_video
+from .video import WRITER_CODECS, FrameResult, TrackedFace, analyze_video, checked_sampling, is_video
 
 IMAGE_BATCH = 16  # images whose faces are classified in one forward pass
 VIDEO_OPTIONS = ("every", "fps", "smooth", "annotate", "timeline")
@@ -131,7 +131,7 @@ def predict_media(
     if not paths:
         raise FerHubError("no IMAGE given")
     if model == []:
-        raise FerHubError("--model needs a model before the images")
+        raise FerHubError("--model names no model before the images")
     files = expand_inputs(paths)
     videos = [path for path in files if is_video(path)]
     if not (csv or jsonl):
@@ -147,9 +147,9 @@ def predict_media(
         raise FerHubError("--json prints images' results; with --csv or --jsonl the rows go to that file")
     if csv == "-" and jsonl == "-":
         raise FerHubError("only one of --csv and --jsonl can be '-' (stdout)")
-    Sampling(every or 1, fps)  # bad values fail before anything is written
-    if smooth is not None and not smooth > 0:
-        raise FerHubError(f"--smooth must be above 0 seconds, not {smooth}")
+    if whole_image and videos:
+        raise FerHubError("--whole-image applies to images (already-cropped faces), not to videos")
+    checked_sampling(every or 1, fps, smooth)  # bad values fail before anything is written
     annotated = annotated_paths(annotate, videos)
     table = next(path for path in (csv, jsonl) if path)
     plots = Path(timeline) if timeline else (Path(table).parent if table != "-" else Path("."))

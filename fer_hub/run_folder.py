@@ -25,7 +25,8 @@ from .output_paths import check_output_dir
 RUN_FILE = ".fer-hub-run.json"  # hidden: bookkeeping, never pushed to the Hub
 CHECKPOINT_DIR = "checkpoints"
 TRAINING_LOG = "training_log.txt"
-RUN_STATE = (RUN_FILE, CHECKPOINT_DIR, TRAINING_LOG)  # what --overwrite removes; the rest is rewritten at the end
+COMMAND_LOG = "command.txt"  # appended by each call of a run (a resume adds a line)
+RUN_STATE = (RUN_FILE, CHECKPOINT_DIR, TRAINING_LOG, COMMAND_LOG)  # what --overwrite removes; the rest is rewritten
 CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)$")
 TRAINER_STATE = "trainer_state.json"
 

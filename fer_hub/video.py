@@ -182,6 +182,13 @@ def is_video(path: str | Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
+def checked_sampling(every: int = 1, fps: float | None = None, smooth: float | None = None) -> Sampling:
+    """The frame sampling of `every` or `fps`, once these and `smooth` are checked (a FerHubError names a bad one)."""
+    if smooth is not None and not smooth > 0:
+        raise FerHubError(f"--smooth must be above 0 seconds, not {smooth}")
+    return Sampling(every, fps)
+
+
 def analyze_video(
     path: str | Path,
     model: ModelReferences | EmotionRecognizer = None,
@@ -212,9 +219,7 @@ def analyze_video(
         FerHubError: the file cannot be read, or stops early (after the frames that could be read).
     """
     recognizer = model if isinstance(model, EmotionRecognizer) else get_recognizer(model, trust_remote_code)
-    sampling = Sampling(every, fps)
-    if smooth is not None and not smooth > 0:
-        raise FerHubError(f"--smooth must be above 0 seconds, not {smooth}")
+    sampling = checked_sampling(every, fps, smooth)
     with VideoReader(path) as video:
         rate = sampling.rate(video.fps)
         tracker = IouTracker(max_gap_s=max(MIN_TRACK_GAP_S, 2.5 / rate))

@@ -45,9 +45,7 @@ def iou(a: Box, b: Box) -> float:
 
 def match(truth: list[Box], found: list[Box]) -> tuple[int, int]:
     """(truth boxes found, false boxes): greedy one-to-one matching by IoU, best pairs first."""
-    pairs = sorted(
-        ((iou(t, f), i, j) for i, t in enumerate(truth) for j, f in enumerate(found)), reverse=True
-    )
+    pairs = sorted(((iou(t, f), i, j) for i, t in enumerate(truth) for j, f in enumerate(found)), reverse=True)
     used_truth, used_found = set(), set()
     for overlap, i, j in pairs:
         if overlap < MIN_IOU:
@@ -93,24 +91,40 @@ def astronaut_scenes() -> list[Scene]:
     scale = 720 / fh
     left = fx + fw / 2 - 640 / scale
     frame = photo.resize((1280, 720), Image.Resampling.LANCZOS, box=(left, fy, left + 1280 / scale, fy + fh))
-    scenes.append(Scene("face_filling_1280x720", np.asarray(frame), [_scaled(ASTRONAUT_FACE, scale, -left * scale, -fy * scale)]))
+    scenes.append(
+        Scene("face_filling_1280x720", np.asarray(frame), [_scaled(ASTRONAUT_FACE, scale, -left * scale, -fy * scale)])
+    )
 
     # two faces side by side in 1024x512: the photo, and a 384-pixel copy
     pair = Image.new("RGB", (1024, 512))
     pair.paste(photo, (0, 0))
     pair.paste(photo.resize((384, 384), Image.Resampling.LANCZOS), (600, 64))
-    scenes.append(Scene("two_faces_1024x512", np.asarray(pair), [ASTRONAUT_FACE, _scaled(ASTRONAUT_FACE, 0.75, 600, 64)]))
+    scenes.append(
+        Scene("two_faces_1024x512", np.asarray(pair), [ASTRONAUT_FACE, _scaled(ASTRONAUT_FACE, 0.75, 600, 64)])
+    )
 
     # a 3000-pixel face in a 6000x4000 photo
     scale = 3000 / fh
     left, top = fx + fw / 2 - 3000 / scale, fy + fh / 2 - 2000 / scale
     big = photo.resize((6000, 4000), Image.Resampling.BICUBIC, box=(left, top, left + 6000 / scale, top + 4000 / scale))
-    scenes.append(Scene("face_3000px_in_6000x4000", np.asarray(big), [_scaled(ASTRONAUT_FACE, scale, -left * scale, -top * scale)]))
+    scenes.append(
+        Scene(
+            "face_3000px_in_6000x4000", np.asarray(big), [_scaled(ASTRONAUT_FACE, scale, -left * scale, -top * scale)]
+        )
+    )
 
     # a collage of seven faces: head crops of several sizes, every other one mirrored, on a white 1400x800 sheet
     head = (fx - 40, fy - 45, fx + fw + 40, fy + fh + 45)  # 176 x 204 around the face
     sheet, faces = Image.new("RGB", (1400, 800), "white"), []
-    tiles = [(20, 20, 1.6), (340, 40, 1.2), (600, 20, 1.8), (960, 60, 1.0), (60, 440, 1.0), (420, 400, 1.5), (880, 400, 1.7)]
+    tiles = [
+        (20, 20, 1.6),
+        (340, 40, 1.2),
+        (600, 20, 1.8),
+        (960, 60, 1.0),
+        (60, 440, 1.0),
+        (420, 400, 1.5),
+        (880, 400, 1.7),
+    ]
     for number, (x, y, scale) in enumerate(tiles):
         tile = photo.crop(head).resize((round(176 * scale), round(204 * scale)), Image.Resampling.LANCZOS)
         face = _scaled((40, 45, fw, fh), scale)

@@ -18,8 +18,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 WIDTHS = (1280, 390)
 RESULT_TIMEOUT = 120_000  # ms: a loaded 2-core machine
@@ -42,13 +47,15 @@ OVERFLOWS = """() => {
         const clips = getComputedStyle(element).overflowX !== 'visible';
         const excess = element.scrollWidth - element.clientWidth;
         if ((clips && excess > 1) || excess > 8) {
-            found.push(`${element.tagName}#${element.id}.${element.className}: ${element.scrollWidth} > ${element.clientWidth}`);
+            const name = `${element.tagName}#${element.id}.${element.className}`;
+            found.push(`${name}: ${element.scrollWidth} > ${element.clientWidth}`);
         }
     }
     if (document.documentElement.scrollWidth > window.innerWidth) found.push('the page scrolls sideways');
     return found;
 }"""
-BROKEN_IMAGES = "() => [...document.images].filter(i => i.offsetParent && i.complete && !i.naturalWidth).map(i => i.src)"
+BROKEN_IMAGES = """() => [...document.images]
+    .filter(image => image.offsetParent && image.complete && !image.naturalWidth).map(image => image.src)"""
 
 
 def write_y4m(photo: Image.Image, path, frames: int = 3) -> None:
@@ -66,8 +73,11 @@ def browser(astronaut_png, tmp_path_factory):
     canvas = Image.new("RGB", (640, 480), "gray")
     canvas.paste(Image.open(astronaut_png).convert("RGB").resize((480, 480)), (80, 0))
     write_y4m(canvas, camera)
-    webcam_args = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                   f"--use-file-for-fake-video-capture={camera}"]
+    webcam_args = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera}",
+    ]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + webcam_args)
         yield browser

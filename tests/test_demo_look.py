@@ -86,6 +86,7 @@ def test_card_numbers_follow_the_given_face_ids():
 
 # --- example sets --------------------------------------------------------------------------------
 
+
 def test_examples_come_in_labelled_sets_and_only_fer2013_crops_are_whole_faces():
     from fer_hub.demo import SPACE_EXAMPLES, example_sets
 
@@ -103,6 +104,7 @@ def test_examples_come_in_labelled_sets_and_only_fer2013_crops_are_whole_faces()
 
 
 # --- the model panel -----------------------------------------------------------------------------
+
 
 def test_the_panel_reads_the_default_models_metrics_and_counts_its_parameters():
     from fer_hub.classifier import load_model_classifier
@@ -123,14 +125,17 @@ def test_the_panel_names_fer_plus_training_and_both_label_sets(tmp_path):
     from fer_hub.model_info import ModelFacts, read_model_metrics
 
     metrics = {
-        "split": "validation", "n": 3589, "model": "sepnet", "accuracy": 0.61, "f1_macro": 0.52,
-        "ferplus_majority": {"accuracy": 0.84, "f1_macro": 0.66, "n": 3100}, "training": {"labels": "ferplus"},
+        "split": "validation",
+        "n": 3589,
+        "model": "sepnet",
+        "accuracy": 0.61,
+        "f1_macro": 0.52,
+        "ferplus_majority": {"accuracy": 0.84, "f1_macro": 0.66, "n": 3100},
+        "training": {"labels": "ferplus"},
     }
     (tmp_path / "metrics.json").write_text(json.dumps(metrics))
     assert read_model_metrics(str(tmp_path)) == metrics
-    facts = ModelFacts(
-        "mine", "sepnet", "ferplus", "validation", 3589, 0.61, 0.52, 0.84, 0.66, 405_000
-    )
+    facts = ModelFacts("mine", "sepnet", "ferplus", "validation", 3589, 0.61, 0.52, 0.84, 0.66, 405_000)
     text = facts.markdown()
     assert "trained on FER+ votes" in text and "**0.840** / **0.660** against the FER+ majority" in text
     assert "accuracy **0.610**, macro-F1 **0.520** (FER2013 labels)" in text

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from fer_hub.errors import FerHubError
-from fer_hub.faces import FaceBox, FaceDetector, boxes_in_image, face_crop
+from fer_hub.faces import MIN_TILT, FaceBox, FaceDetector, boxes_in_image, face_crop
 
 # Where the astronaut's face and eyes are in skimage's 512x512 photo (by eye).
 FACE_CENTRE = (226, 125)
@@ -85,15 +85,22 @@ def test_a_tilted_face_is_cropped_upright(detector, photo, angle):
     (face,) = detector.detect(tilted)
     assert face.tilt == pytest.approx(3 - angle, abs=9)  # her eyes tilt 3 degrees; the landmarks are rough
     crop = face_crop(tilted, face)
+    assert crop.size == (max(face.box[2:]),) * 2
     (again,) = detector.detect(crop.resize((crop.width * 2, crop.height * 2)))
-    assert abs(again.tilt) < 8
-    assert np.allclose(crop.size, np.array(face.box[2:]) * 1.2, atol=1.5)  # the box and 10% margins
+    assert abs(again.tilt) < MIN_TILT
 
 
-def test_a_level_face_or_a_given_box_is_cropped_as_it_is(photo):
-    crop = face_crop(photo, FaceBox((178, 68, 96, 114)), margin=0.1)
-    assert crop.tobytes() == photo.crop((168, 57, 284, 193)).tobytes()
-    assert face_crop(photo, FaceBox((0, 0, 50, 50)), margin=0.5).size == (75, 75)  # clipped at the image's edge
+def test_a_level_face_is_framed_as_fer2013_without_turning(photo):
+    eyes = ((200.0, 100.0), (240.0, 102.0))  # 2.9 degrees: below MIN_TILT
+    crop = face_crop(photo, FaceBox((180, 60, 90, 120), eyes))
+    # a 120-pixel square about (225, 120 - 12): the box's centre raised by a tenth of its height
+    assert crop.tobytes() == photo.crop((165, 48, 285, 168)).tobytes()
+    edge = face_crop(photo, FaceBox((0, 0, 40, 60), eyes))
+    assert edge.size == (60, 60) and np.asarray(edge)[:6].max() == 0  # above the image: black
+
+
+def test_a_callers_box_is_cropped_as_it_is(photo):
+    assert face_crop(photo, FaceBox((10, 20, 30, 60))).tobytes() == photo.crop((10, 20, 40, 80)).tobytes()
 
 
 def test_caller_boxes_are_checked_and_mapped_to_the_detection_image():
@@ -101,19 +108,23 @@ def test_caller_boxes_are_checked_and_mapped_to_the_detection_image():
     # a 6000 x 4000 file read as a 2048 x 1365 copy (scale 6000 / 2048): boxes in the file's pixels
     scale = 6000 / 2048
     assert boxes_in_image([[0, 0, 6000, 4000], [3000, 1500, 300, 300]], (2048, 1365), scale) == [
-        (0, 0, 2048, 1365), (1024, 512, 103, 103)
+        (0, 0, 2048, 1365),
+        (1024, 512, 103, 103),
     ]
 
 
-@pytest.mark.parametrize("box, message", [
-    ([10, 10, 0, 20], r"box 1 \[10, 10, 0, 20\]: width and height must be more than 0"),
-    ([10, 10, 20, -5], "width and height must be more than 0"),
-    ([600, 10, 50, 50], r"box 1 \[600, 10, 50, 50\] reaches outside the 640 x 480 image"),
-    ([-1, 0, 10, 10], "reaches outside the 640 x 480 image"),
-    ([0, 0, 10], "expected four numbers x, y, width, height"),
-    ("1,2,3,4", "expected four numbers"),
-    ([0, 0, float("nan"), 10], "expected four numbers"),
-])
+@pytest.mark.parametrize(
+    "box, message",
+    [
+        ([10, 10, 0, 20], r"box 1 \[10, 10, 0, 20\]: width and height must be more than 0"),
+        ([10, 10, 20, -5], "width and height must be more than 0"),
+        ([600, 10, 50, 50], r"box 1 \[600, 10, 50, 50\] reaches outside the 640 x 480 image"),
+        ([-1, 0, 10, 10], "reaches outside the 640 x 480 image"),
+        ([0, 0, 10], "expected four numbers x, y, width, height"),
+        ("1,2,3,4", "expected four numbers"),
+        ([0, 0, float("nan"), 10], "expected four numbers"),
+    ],
+)
 def test_bad_boxes_are_clear_errors(box, message):
     with pytest.raises(FerHubError, match=message):
         boxes_in_image([box], (640, 480))

@@ -24,8 +24,7 @@ class NoDetector:
 
 @pytest.fixture(scope="module")
 def recognizer():
-    embedded = get_recognizer()
-    return EmotionRecognizer(embedded.classifier, NoDetector(), margin=embedded.margin)
+    return EmotionRecognizer(get_recognizer().classifier, NoDetector())
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +44,14 @@ def test_python_boxes_are_classified_as_given(recognizer, photo):
     assert faces[0].scores != faces[1].scores
 
 
-@pytest.mark.parametrize("boxes, message", [
-    ([[500, 0, 100, 100]], r"box 1 \[500, 0, 100, 100\] reaches outside the 512 x 512 image"),
-    ([FACE, [10, 10, 0, 10]], r"box 2 \[10, 10, 0, 10\]: width and height must be more than 0"),
-    ([[1, 2, 3]], "expected four numbers"),
-])
+@pytest.mark.parametrize(
+    "boxes, message",
+    [
+        ([[500, 0, 100, 100]], r"box 1 \[500, 0, 100, 100\] reaches outside the 512 x 512 image"),
+        ([FACE, [10, 10, 0, 10]], r"box 2 \[10, 10, 0, 10\]: width and height must be more than 0"),
+        ([[1, 2, 3]], "expected four numbers"),
+    ],
+)
 def test_python_bad_boxes_are_clear_errors(recognizer, photo, boxes, message):
     with pytest.raises(FerHubError, match=message):
         recognizer.recognize(photo, boxes=boxes)
@@ -81,12 +83,22 @@ def test_cli_boxes_are_in_the_file_pixels_of_a_downscaled_image(odd_images, caps
 def test_cli_bad_boxes(astronaut_png, capsys):
     assert main(["predict", str(astronaut_png), "--boxes", "400,400,200,50"]) == 2
     err = capsys.readouterr().err
-    assert f"fer-hub predict: error: {astronaut_png}: box 1 [400, 400, 200, 50] reaches outside the 512 x 512 image" in err
+    assert (
+        f"fer-hub predict: error: {astronaut_png}: box 1 [400, 400, 200, 50] reaches outside the 512 x 512 image" in err
+    )
     with pytest.raises(SystemExit) as exit_info:
         main(["predict", str(astronaut_png), "--boxes", "1,2,3"])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "argument --boxes: '1,2,3' is not a face box X,Y,W,H" in err and "Traceback" not in err
+
+
+def test_cli_boxes_are_for_image_files_only(astronaut_png, tmp_path, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "astronaut.png").write_bytes(astronaut_png.read_bytes())
+    assert main(["predict", str(folder), "--boxes", "0,0,10,10"]) == 2
+    assert "--boxes applies to image files, not to folders, videos or --csv/--jsonl tables" in capsys.readouterr().err
 
 
 def test_cli_no_face_says_what_helps(tmp_path, capsys):

@@ -2,8 +2,8 @@
 in three of the four astronaut photos) failed: every face found, no false box (tests/face_scenes.py)."""
 
 import pytest
-
 from face_scenes import CASES, astronaut_scenes, group_photos, match
+
 from fer_hub.faces import FaceDetector
 
 GROUP_FACES = 18

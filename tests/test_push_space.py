@@ -9,10 +9,10 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from huggingface_hub import SpaceCard, snapshot_download
 
 from fer_hub.cli import main
@@ -44,13 +44,21 @@ def test_space_gets_the_app_and_the_package_in_one_commit(hub_endpoint, repo_id)
     assert hub_endpoint.commit_count(repo_id, "space") == 2
     assert space.variables == {"FER_HUB_MODELS": "someone/fer-cnn someone/fer-vit"}
     files = set(space.files("main"))
-    assert {"README.md", "app.py", "requirements.txt", "fer_hub/__init__.py", "fer_hub/demo.py",
-            "fer_hub/default_model/model.safetensors"} <= files
+    assert {
+        "README.md",
+        "app.py",
+        "requirements.txt",
+        "fer_hub/__init__.py",
+        "fer_hub/demo.py",
+        "fer_hub/default_model/model.safetensors",
+    } <= files
     assert {f"examples/{path.name}" for path in (SPACE_DIR / "examples").iterdir()} <= files
     assert not [path for path in files if "__pycache__" in path or path.endswith(".pyc")]
     assert hub_endpoint.read(repo_id, "app.py", "space") == (SPACE_DIR / "app.py").read_bytes()
-    published, folder = (SpaceCard(hub_endpoint.read(repo_id, "README.md", "space").decode()),
-                         SpaceCard.load(SPACE_DIR / "README.md"))
+    published, folder = (
+        SpaceCard(hub_endpoint.read(repo_id, "README.md", "space").decode()),
+        SpaceCard.load(SPACE_DIR / "README.md"),
+    )
     assert published.data.models == ["someone/fer-cnn", "someone/fer-vit"]  # the Hub links the Space to them
     assert {**published.data.to_dict(), "models": None} == {**folder.data.to_dict(), "models": None}
     assert published.text == folder.text
@@ -64,8 +72,9 @@ def test_space_app_runs_on_the_uploaded_package(hub_endpoint, repo_id, tmp_path)
 
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     env.pop("FER_HUB_MODELS", None)
-    result = subprocess.run([sys.executable, "-c", SPACE_APP_CHECK], cwd=snapshot, env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", SPACE_APP_CHECK], cwd=snapshot, env=env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "Blocks"
 

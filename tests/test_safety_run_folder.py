@@ -141,3 +141,4 @@ def test_overwrite_starts_one_new_run_whose_checkpoints_and_log_are_its_own(tmp_
     assert not old.exists() and checkpoints
     assert {checkpoint_run_id(path) for path in checkpoints} == {second}
     assert len((folder / "training_log.txt").read_text().splitlines()) == 2  # one line per epoch of this run only
+    assert len((folder / "command.txt").read_text().splitlines()) == 1

@@ -140,6 +140,22 @@ def test_a_video_needs_a_table(clips, capsys):
     assert "is a video: add --csv FILE or --jsonl FILE" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("options, phrase", [
+    (["--every", "0"], "--every must be a whole number >= 1, not 0"),
+    (["--fps", "-2"], "--fps must be above 0, not -2.0"),
+    (["--every", "2", "--fps", "5"], "give --every or --fps, not both"),
+    (["--smooth", "0"], "--smooth must be above 0 seconds, not 0.0"),
+    (["--annotate", "out.mp4", "TWO"], "--annotate out.mp4: a file name takes exactly one video (2 given)"),
+    (["--whole-image"], "--whole-image applies to images (already-cropped faces), not to videos"),
+])
+def test_bad_video_options_fail_before_anything_is_written(clips, tmp_path, capsys, options, phrase):
+    paths = [str(clips["one"]), *([str(clips["two"])] if "TWO" in options else [])]
+    options = [option for option in options if option != "TWO"]
+    assert main(["predict", *paths, "--csv", str(tmp_path / "rows.csv"), *options]) == 2
+    assert capsys.readouterr().err == f"fer-hub predict: error: {phrase}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_truncated_and_unreadable_videos_are_one_clear_error(clips, tmp_path, capsys):
     truncated = tmp_path / "truncated.avi"
     data = clips["one"].read_bytes()

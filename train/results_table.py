@@ -42,15 +42,21 @@ def metrics_files(root: Path = ROOT) -> dict[str, Path]:
     return found
 
 
-def parameters(name: str) -> int:
-    """Parameters of the zoo model `name` as its recipe builds it (on the meta device: no memory, no time)."""
+def parameters(architecture: str, run_recipe: Path | None = None) -> int:
+    """Parameters of the zoo `architecture` as the run's saved `recipe.yaml` built it (else as its own recipe
+    builds it), counted on the meta device: no memory, no time."""
     import torch
+    import yaml
 
     from fer_hub import create_model
     from fer_hub.recipes import default_recipe_path, load_recipe
 
+    if run_recipe is not None and run_recipe.is_file():
+        config = yaml.safe_load(run_recipe.read_text()).get("config") or {}
+    else:
+        config = load_recipe(default_recipe_path(architecture), on_cpu=True).config
     with torch.device("meta"):
-        model = create_model(name, **load_recipe(default_recipe_path(name), on_cpu=True).config)
+        model = create_model(architecture, **config)
     return sum(parameter.numel() for parameter in model.parameters())
 
 
@@ -59,18 +65,20 @@ def zoo_name(reference: str) -> str:
     return Path(reference).name
 
 
-def row(name: str, metrics: dict) -> dict:
+def row(name: str, metrics: dict, recipe: Path) -> dict:
     members = [zoo_name(member) for member in metrics.get("ensemble", [])]
     training = metrics.get("training", {})
     ferplus = metrics.get("ferplus_majority")
     return {
         "model": f"{name} ({' + '.join(members)})" if members else name,
-        "parameters": sum(map(parameters, members or [name])),
+        "labels": "FER+ votes" if training.get("labels") == "ferplus" else ("-" if members else "FER2013"),
+        "parameters": sum(map(parameters, members)) if members else parameters(metrics.get("model", name), recipe),
         "minutes": training.get("wall_minutes_this_run"),
         "epochs": training.get("epochs"),
         "accuracy": metrics["accuracy"],
         "f1_macro": metrics["f1_macro"],
         "ferplus_accuracy": ferplus["accuracy"] if ferplus else None,
+        "ferplus_f1_macro": ferplus["f1_macro"] if ferplus else None,
         "floor": STUDY_FLOOR.get(name),
     }
 
@@ -81,8 +89,9 @@ def _number(value: float | None, format_spec: str) -> str:
 
 def results_table(root: Path = ROOT) -> str:
     """The Markdown table of every metrics file, study models in the study's order first."""
-    runs = {}
+    runs, recipes = {}, {}
     for name, path in metrics_files(root).items():
+        recipes[name] = path.parent / "recipe.yaml"
         runs[name] = json.loads(path.read_text())
         if runs[name].get("split") != "validation":
             raise SystemExit(
@@ -91,22 +100,23 @@ def results_table(root: Path = ROOT) -> str:
     order = sorted(
         runs, key=lambda name: (list(STUDY_FLOOR).index(name) if name in STUDY_FLOOR else len(STUDY_FLOOR), name)
     )
-    rows = [row(name, runs[name]) for name in order]
+    rows = [row(name, runs[name], recipes[name]) for name in order]
     with_ferplus = any(entry["ferplus_accuracy"] is not None for entry in rows)
-    header = ["model", "parameters", "CPU time", "epochs", "PublicTest accuracy", "PublicTest macro-F1"]
-    header += ["FER+ majority accuracy"] if with_ferplus else []
+    header = ["model", "trained on", "parameters", "CPU time", "epochs", "PublicTest accuracy", "PublicTest macro-F1"]
+    header += ["FER+ majority accuracy", "FER+ majority macro-F1"] if with_ferplus else []
     header += ["study floor (test accuracy)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for entry in rows:
         cells = [
             entry["model"],
+            entry["labels"],
             f"{entry['parameters'] / 1e6:.2f}M",
             "-" if entry["minutes"] is None else f"{entry['minutes']:.0f} min",
-            _number(entry["epochs"], "g"),
+            _number(entry["epochs"], ".1f"),
             f"{entry['accuracy']:.4f}",
             f"{entry['f1_macro']:.4f}",
         ]
-        cells += [_number(entry["ferplus_accuracy"], ".4f")] if with_ferplus else []
+        cells += [_number(entry["ferplus_accuracy"], ".4f"), _number(entry["ferplus_f1_macro"], ".4f")] if with_ferplus else []
         cells += [_number(entry["floor"], ".3f")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
