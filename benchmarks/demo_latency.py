@@ -26,8 +26,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from results_io import write_report
 from PIL import Image
+from results_io import write_report
 
 from fer_hub.http_api import predict_over_http
 
@@ -123,8 +123,12 @@ def load_run(url: str, photo: Path, clients: int, requests: int, caller_class) -
         runs = [run for runs in pool.map(session, connected) for run in runs]
     wall = time.perf_counter() - start
     return {
-        "clients": clients, "requests_per_client": requests, **percentiles([seconds for seconds, _ in runs]),
-        "errors": sum(not one_face(result) for _, result in runs), "wall_s": round(wall, 1), "throughput_rps": round(len(runs) / wall, 1),
+        "clients": clients,
+        "requests_per_client": requests,
+        **percentiles([seconds for seconds, _ in runs]),
+        "errors": sum(not one_face(result) for _, result in runs),
+        "wall_s": round(wall, 1),
+        "throughput_rps": round(len(runs) / wall, 1),
     }
 
 
@@ -158,19 +162,21 @@ def markdown(report: dict) -> str:
             f"| refused at once (unknown model: upload + queue + decode only), {caller.name} | {floor['n']} | "
             f"{floor['median_ms']} | {floor['p95_ms']} | {floor['errors']} | |",
         ]
-    return "\n".join([
-        "# Demo `/predict` latency",
-        "",
-        f"Machine: {report['machine']['cpus']} CPUs ({report['machine']['processor']}), load average "
-        f"{report['machine']['load_average_at_start']} at start. {report['note']}".rstrip(),
-        "Photo: one face, 640x480 JPEG. Target: single-client median <= 100 ms.",
-        "",
-        "| run | requests | median ms | p95 ms | errors | throughput |",
-        "|---|---|---|---|---|---|",
-        *rows,
-        f"| in process, no HTTP (read + detect + classify) | {local['n']} | {local['median_ms']} | {local['p95_ms']} | | |",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# Demo `/predict` latency",
+            "",
+            f"Machine: {report['machine']['cpus']} CPUs ({report['machine']['processor']}), load average "
+            f"{report['machine']['load_average_at_start']} at start. {report['note']}".rstrip(),
+            "Photo: one face, 640x480 JPEG. Target: single-client median <= 100 ms.",
+            "",
+            "| run | requests | median ms | p95 ms | errors | throughput |",
+            "|---|---|---|---|---|---|",
+            *rows,
+            f"| in process, no HTTP (read + detect + classify) | {local['n']} | {local['median_ms']} | {local['p95_ms']} | | |",
+            "",
+        ]
+    )
 
 
 def main() -> None:
@@ -187,7 +193,8 @@ def main() -> None:
         photo = one_face_photo(Path(folder))
         report = {
             "machine": {
-                "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                "cpus": os.cpu_count(),
+                "processor": platform.processor() or platform.machine(),
                 "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
             },
             "note": args.note,

@@ -20,6 +20,7 @@ Writes benchmarks/results/face_upright.json and .md.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import platform
 import time
@@ -35,6 +36,7 @@ from results_io import write_report
 from fer_hub import load_fer2013
 from fer_hub.faces import FaceBox, face_crop
 from fer_hub.inference import get_recognizer
+from fer_hub.zoo import DEFAULT_MODEL_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CSV = ROOT.parent / "shared" / "datasets" / "fer2013" / "fer2013-train-publictest.csv.gz"
@@ -111,9 +113,10 @@ def main() -> None:
             row[way] = round(float((predicted == truth).mean()), 4)
         rows.append(row)
         print(row, flush=True)
+    weights = (DEFAULT_MODEL_DIR / "model.safetensors").read_bytes()
     report = {
-        "data": f"FER2013 PublicTest ({len(faces)} faces)",
-        "model": "the embedded default model",
+        "data": f"FER2013 PublicTest ({len(faces)} faces, FER2013 labels)",
+        "model": f"the embedded default model (model.safetensors sha256 {hashlib.sha256(weights).hexdigest()[:12]})",
         "machine": f"{platform.machine()}, Python {platform.python_version()}",
         "seconds": round(time.perf_counter() - started, 1),
         "rows": rows,

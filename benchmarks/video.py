@@ -56,8 +56,13 @@ def throughput(clip: Path, runs: int) -> dict:
         faces = [len(result.faces) for result in analyze_video(clip, recognizer)]
         rates.append(len(faces) / (time.perf_counter() - started))
         cpu_rates.append(len(faces) / (time.process_time() - cpu_started))
-    return {"frames": len(faces), "frames_per_s": statistics.median(rates), "runs": [round(rate, 2) for rate in rates],
-            "frames_per_cpu_s": statistics.median(cpu_rates), "mean_faces_per_frame": sum(faces) / len(faces)}
+    return {
+        "frames": len(faces),
+        "frames_per_s": statistics.median(rates),
+        "runs": [round(rate, 2) for rate in rates],
+        "frames_per_cpu_s": statistics.median(cpu_rates),
+        "mean_faces_per_frame": sum(faces) / len(faces),
+    }
 
 
 def long_video_memory(clip: Path, every: int, table: Path) -> dict:
@@ -87,9 +92,14 @@ def long_video_memory(clip: Path, every: int, table: Path) -> dict:
     frames_done = [mb for mb, started, plotting in samples if started and not plotting]
     rows = sum(1 for _ in table.open()) - 1
     return {
-        "rows": rows, "every": every, "seconds": round(elapsed, 1), "samples": len(running),
-        "rss_start_mb": round(running[0], 1), "rss_max_over_frames_mb": round(max(frames_done), 1),
-        "rss_last_frame_mb": round(frames_done[-1], 1), "rss_end_mb": round(running[-1], 1),
+        "rows": rows,
+        "every": every,
+        "seconds": round(elapsed, 1),
+        "samples": len(running),
+        "rss_start_mb": round(running[0], 1),
+        "rss_max_over_frames_mb": round(max(frames_done), 1),
+        "rss_last_frame_mb": round(frames_done[-1], 1),
+        "rss_end_mb": round(running[-1], 1),
         "growth_over_frames_mb": round(max(frames_done) - running[0], 1),
         "growth_mb": round(max(running) - running[0], 1),
         "rss_curve_mb": [round(mb, 1) for mb in running[:: max(1, len(running) // 20)]],
@@ -109,8 +119,10 @@ def markdown(report: dict) -> str:
     ]
     for name, row in report["clips"].items():
         target = ">= 15 frames/s" if name == "1 face" else "-"
-        lines.append(f"| {name} | {row['frames']} | {row['mean_faces_per_frame']:.2f} | {row['frames_per_s']:.1f} "
-                     f"| {row['frames_per_cpu_s']:.1f} | {target} |")
+        lines.append(
+            f"| {name} | {row['frames']} | {row['mean_faces_per_frame']:.2f} | {row['frames_per_s']:.1f} "
+            f"| {row['frames_per_cpu_s']:.1f} | {target} |"
+        )
     lines += [
         "",
         f"10-minute video ({long['video_frames']} frames, 640x480, one face moving across the frame), "
@@ -157,7 +169,7 @@ def main() -> None:
         print(f"long video: {long}", flush=True)
     report = {
         "machine": f"{platform.machine()} CPU, {args.threads} torch thread(s), "
-                   f"{len(os.sched_getaffinity(0))} core(s) available to the process",
+        f"{len(os.sched_getaffinity(0))} core(s) available to the process",
         "detector": getattr(get_recognizer().detector, "name", type(get_recognizer().detector).__name__),
         "note": args.note,
         "clips": clips,

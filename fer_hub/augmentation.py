@@ -45,7 +45,8 @@ def _affine(images: torch.Tensor, config: AugmentationConfig, rng: np.random.Gen
     flip = np.where(rng.random(n) < 0.5, -1.0, 1.0) if config.horizontal_flip else np.ones(n)
     # Shifts in grid units (the image spans [-1, 1]): a fraction of the side, plus the crop's whole pixels.
     shift_x, shift_y = (
-        2 * rng.uniform(-config.shift, config.shift, n) + 2 * rng.integers(-config.crop_padding, config.crop_padding + 1, n) / side
+        2 * rng.uniform(-config.shift, config.shift, n)
+        + 2 * rng.integers(-config.crop_padding, config.crop_padding + 1, n) / side
         for side in (width, height)
     )
     cos, sin = np.cos(angle) / scale, np.sin(angle) / scale
@@ -79,6 +80,6 @@ def _erase(images: torch.Tensor, probability: float, rng: np.random.Generator) -
     left = (rng.random(len(chosen)) * (width - box_w + 1)).astype(int)
     low, high = float(images.min()), float(images.max())
     levels = rng.uniform(low, high, len(chosen))
-    for i, t, l, h, w, level in zip(chosen, top, left, box_h, box_w, levels, strict=True):
-        images[i, :, t : t + h, l : l + w] = float(level)
+    for index, y, x, h, w, level in zip(chosen, top, left, box_h, box_w, levels, strict=True):
+        images[index, :, y : y + h, x : x + w] = float(level)
     return images

@@ -20,6 +20,7 @@ from transformers import PreTrainedModel
 from .errors import FerHubError
 from .image_processing_fer import FerImageProcessor
 from .labels import LABELS
+from .registry import list_models
 from .zoo import DEFAULT_MODEL_DIR, load_checkpoint
 
 BATCH_SIZE = 256  # faces per forward pass (twice as many with flip test-time augmentation)
@@ -63,6 +64,12 @@ def resolve_model(reference: str | Path | None) -> str:
         return str(DEFAULT_MODEL_DIR)
     if reference in checkpoint_names():
         return str(checkpoints_dir() / reference)
+    if reference in list_models():  # a zoo architecture with no trained checkpoint here: not a Hub id either
+        offered = ", ".join([DEFAULT_NAME, *checkpoint_names()])
+        raise FerHubError(
+            f"{reference}: cannot load a model: no trained {reference} checkpoint here (models offered by name: "
+            f"{offered}); train one with `fer-hub train --model {reference}`, or give a folder or Hub repo id"
+        )
     return reference
 
 

@@ -28,9 +28,17 @@ def _train(args: argparse.Namespace) -> None:
     from .training import train
 
     metrics = train(
-        args.model, args.data, args.output_dir, recipe_path=args.recipe, max_steps=args.max_steps,
-        time_budget_minutes=args.time_budget, resume=args.resume, init_from=args.init_from,
-        labels=args.labels, votes=args.votes, overwrite=args.overwrite,
+        args.model,
+        args.data,
+        args.output_dir,
+        recipe_path=args.recipe,
+        max_steps=args.max_steps,
+        time_budget_minutes=args.time_budget,
+        resume=args.resume,
+        init_from=args.init_from,
+        labels=args.labels,
+        votes=args.votes,
+        overwrite=args.overwrite,
     )
     if metrics:
         line = (
@@ -70,20 +78,30 @@ def _box(text: str) -> list[int]:
 
 def _predict(args: argparse.Namespace) -> None:
     from .predict import predict_command
-    from .predict_media import predict_media, uses_media
+    from .predict_media import TABLE_OPTIONS, predict_media, uses_media
 
-    media = {name: getattr(args, name) for name in ("csv", "jsonl", "every", "fps", "smooth", "annotate", "timeline")}
+    media = {name: getattr(args, name) for name in TABLE_OPTIONS}
     if uses_media([*args.images, *(args.model or [])], media):
         if args.boxes:
             raise FerHubError("--boxes applies to image files, not to folders, videos or --csv/--jsonl tables")
         predict_media(
-            args.images, model=args.model, **media, as_json=args.json, tta=args.tta, whole_image=args.whole_image,
+            args.images,
+            model=args.model,
+            **media,
+            as_json=args.json,
+            tta=args.tta,
+            whole_image=args.whole_image,
             trust_remote_code=args.trust_remote_code,
         )
         return
     predict_command(
-        args.images, model=args.model, as_json=args.json, tta=args.tta, whole_image=args.whole_image,
-        trust_remote_code=args.trust_remote_code, boxes=args.boxes,
+        args.images,
+        model=args.model,
+        as_json=args.json,
+        tta=args.tta,
+        whole_image=args.whole_image,
+        trust_remote_code=args.trust_remote_code,
+        boxes=args.boxes,
     )
 
 
@@ -115,8 +133,9 @@ def _demo(args: argparse.Namespace) -> None:
 def _push(args: argparse.Namespace) -> None:
     from .hub import push_model
 
-    url = push_model(args.model, args.repo_id, private=args.private, revision=args.revision,
-                     commit_message=args.commit_message)
+    url = push_model(
+        args.model, args.repo_id, private=args.private, revision=args.revision, commit_message=args.commit_message
+    )
     print(f"pushed {args.model} to {url}")
 
 
@@ -134,14 +153,17 @@ def _push_space(args: argparse.Namespace) -> None:
 
 def _add_trust_remote_code(command: argparse.ArgumentParser) -> None:
     command.add_argument(
-        "--trust-remote-code", action="store_true",
+        "--trust-remote-code",
+        action="store_true",
         help="run the Python code a model folder or Hub repo brings (needed only for architectures that are not "
-             "fer-hub's own; only for code you trust)",
+        "fer-hub's own; only for code you trust)",
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fer-hub", description="Facial-expression recognition models for transformers.")
+    parser = argparse.ArgumentParser(
+        prog="fer-hub", description="Facial-expression recognition models for transformers."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('fer-hub')}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -154,16 +176,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--time-budget", type=float, metavar="MINUTES", help="stop cleanly after this wall-clock time")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUTPUT_DIR")
     train.add_argument(
-        "--overwrite", action="store_true",
+        "--overwrite",
+        action="store_true",
         help="start over in an OUTPUT_DIR that holds another run (removes its checkpoints and training log)",
     )
-    train.add_argument("--init-from", metavar="REPO_OR_DIR",
-                       help="a fer-hub model folder of the same architecture, or an ImageNet checkpoint for resnet101 or vit")
-    train.add_argument("--labels", choices=["fer2013", "ferplus"],
-                       help="train on FER2013's labels or on the FER+ vote distributions (default: the recipe's, else fer2013)")
-    train.add_argument("--votes", metavar="PATH",
-                       help="FER+ votes file for the rows of the --data CSV: needed by --labels ferplus; metrics then "
-                            "cover both label sets")
+    train.add_argument(
+        "--init-from",
+        metavar="REPO_OR_DIR",
+        help="a fer-hub model folder of the same architecture, or an ImageNet checkpoint for resnet101 or vit",
+    )
+    train.add_argument(
+        "--labels",
+        choices=["fer2013", "ferplus"],
+        help="train on FER2013's labels or on the FER+ vote distributions (default: the recipe's, else fer2013)",
+    )
+    train.add_argument(
+        "--votes",
+        metavar="PATH",
+        help="FER+ votes file for the rows of the --data CSV: needed by --labels ferplus; metrics then "
+        "cover both label sets",
+    )
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("evaluate", help="score a trained model on one split")
@@ -172,8 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="validation", choices=["train", "validation", "test"])
     evaluate.add_argument("--output", help="metrics JSON path (a confusion-matrix PNG is written beside it)")
     evaluate.add_argument("--tta", action="store_true", help="average with the horizontally flipped image")
-    evaluate.add_argument("--votes", metavar="PATH",
-                          help="FER+ votes file for the rows of the --data CSV: also score against the FER+ majority")
+    evaluate.add_argument(
+        "--votes",
+        metavar="PATH",
+        help="FER+ votes file for the rows of the --data CSV: also score against the FER+ majority",
+    )
     _add_trust_remote_code(evaluate)
     evaluate.set_defaults(handler=_evaluate)
 
@@ -182,25 +217,46 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", nargs="+", help=f"{MODEL_HELP} (default: the embedded model)")
     predict.add_argument("--json", action="store_true", help="print one JSON list instead of text")
     predict.add_argument("--tta", action="store_true", help="average with the horizontally flipped faces")
-    predict.add_argument("--whole-image", action="store_true", help="classify each whole image as one face (already-cropped faces)")
-    predict.add_argument("--boxes", nargs="+", type=_box, metavar="X,Y,W,H",
-                         help="classify these face boxes (pixels of the image file) instead of detecting faces; after the images")
+    predict.add_argument(
+        "--whole-image", action="store_true", help="classify each whole image as one face (already-cropped faces)"
+    )
+    predict.add_argument(
+        "--boxes",
+        nargs="+",
+        type=_box,
+        metavar="X,Y,W,H",
+        help="classify these face boxes (pixels of the image file) instead of detecting faces; after the images",
+    )
     table = predict.add_argument_group("folders and videos (IMAGE may be a folder, searched recursively, or a video)")
     table.add_argument("--csv", metavar="FILE", help="one row per face per image or video frame ('-': stdout)")
     table.add_argument("--jsonl", metavar="FILE", help="the same rows as JSON Lines ('-': stdout)")
     table.add_argument("--every", type=int, metavar="N", help="analyse every N-th video frame (default: all)")
     table.add_argument("--fps", type=float, metavar="F", help="analyse about F video frames per second")
     table.add_argument("--smooth", type=float, metavar="SECONDS", help="average each face's scores over about SECONDS")
-    table.add_argument("--annotate", metavar="OUT", help="annotated copy of the video (OUT.mp4/.avi/.webm; a folder for several videos)")
-    table.add_argument("--timeline", metavar="DIR", help="folder for each video's timeline PNG (default: the table's folder)")
+    table.add_argument(
+        "--annotate",
+        metavar="OUT",
+        help="annotated copy of the video (OUT.mp4/.avi/.webm; a folder for several videos)",
+    )
+    table.add_argument(
+        "--timeline", metavar="DIR", help="folder for each video's timeline PNG (default: the table's folder)"
+    )
     _add_trust_remote_code(predict)
     predict.set_defaults(handler=_predict)
 
     predict_data = commands.add_parser("predict-data", help="predict every face of a data split into a CSV")
     predict_data.add_argument("--model", nargs="+", help=f"{MODEL_HELP} (default: the embedded model)")
-    predict_data.add_argument("--data", required=True, help="Kaggle CSV(.gz) (also label-less: `pixels` only), image-folder tree or Hub dataset id")
-    predict_data.add_argument("--split", default="test", choices=["train", "validation", "test"],
-                              help="default: test (a label-less CSV is all test)")
+    predict_data.add_argument(
+        "--data",
+        required=True,
+        help="Kaggle CSV(.gz) (also label-less: `pixels` only), image-folder tree or Hub dataset id",
+    )
+    predict_data.add_argument(
+        "--split",
+        default="test",
+        choices=["train", "validation", "test"],
+        help="default: test (a label-less CSV is all test)",
+    )
     predict_data.add_argument("--output", required=True, help="predictions CSV: row,label,angry,...,neutral")
     predict_data.add_argument("--tta", action="store_true", help="average with the horizontally flipped faces")
     _add_trust_remote_code(predict_data)
@@ -230,14 +286,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     card = commands.add_parser("card", help="write the model card README.md into a model folder")
     card.add_argument("model_dir")
-    card.add_argument("--repo-id", metavar="OWNER/NAME", help="the repo id the usage snippets name (default: a placeholder)")
+    card.add_argument(
+        "--repo-id", metavar="OWNER/NAME", help="the repo id the usage snippets name (default: a placeholder)"
+    )
     card.set_defaults(handler=_card)
 
     space = commands.add_parser("push-space", help="publish the Gradio demo as a Hub Space")
     space.add_argument("--repo-id", required=True, metavar="OWNER/NAME")
-    space.add_argument("--model", nargs="*", default=None, metavar="REPO_ID",
-                       help="Hub model ids the Space offers besides the embedded model (sets its FER_HUB_MODELS "
-                            "variable; left as it is when omitted)")
+    space.add_argument(
+        "--model",
+        nargs="*",
+        default=None,
+        metavar="REPO_ID",
+        help="Hub model ids the Space offers besides the embedded model (sets its FER_HUB_MODELS "
+        "variable; left as it is when omitted)",
+    )
     space.add_argument("--private", action="store_true")
     space.set_defaults(handler=_push_space)
     return parser

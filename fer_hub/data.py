@@ -27,9 +27,14 @@ IMAGE_SIDE = 48
 PIXELS_PER_IMAGE = IMAGE_SIDE * IMAGE_SIDE
 USAGE_TO_SPLIT = {"Training": "train", "PublicTest": "validation", "PrivateTest": "test"}
 FOLDER_TO_SPLIT = {
-    "train": "train", "training": "train",
-    "validation": "validation", "valid": "validation", "val": "validation", "publictest": "validation",
-    "test": "test", "privatetest": "test",
+    "train": "train",
+    "training": "train",
+    "validation": "validation",
+    "valid": "validation",
+    "val": "validation",
+    "publictest": "validation",
+    "test": "test",
+    "privatetest": "test",
 }
 SPLIT_ORDER = ("train", "validation", "test")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -75,6 +80,7 @@ def looks_like_hub_id(source: str) -> bool:
 
 # --- caching ---------------------------------------------------------------------------------
 
+
 def _file_fingerprint(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -115,11 +121,16 @@ def _cached(path: Path, fingerprint: str, kind: str, build) -> datasets.DatasetD
 def _dataset_dict(columns: dict[str, dict[str, list]]) -> datasets.DatasetDict:
     features = fer2013_features()
     return datasets.DatasetDict(
-        {split: datasets.Dataset.from_dict(columns[split], features=features) for split in SPLIT_ORDER if split in columns}
+        {
+            split: datasets.Dataset.from_dict(columns[split], features=features)
+            for split in SPLIT_ORDER
+            if split in columns
+        }
     )
 
 
 # --- Kaggle CSV ------------------------------------------------------------------------------
+
 
 def _open_text(path: Path):
     return open_text_lines(path)  # bounded line length, BOM dropped, read errors as FerHubErrors
@@ -148,7 +159,9 @@ def _parse_pixels(text: str, where: str) -> np.ndarray:
         pixels = np.array(values, dtype=np.int64)
     except OverflowError:
         bad = next(v for v in values if len(v.lstrip("-0")) > 3)
-        raise FerHubError(f"{where}: field 'pixels' has value {bad[:12]}{'...' if len(bad) > 12 else ''} outside 0-255") from None
+        raise FerHubError(
+            f"{where}: field 'pixels' has value {bad[:12]}{'...' if len(bad) > 12 else ''} outside 0-255"
+        ) from None
     if pixels.min() < 0 or pixels.max() > 255:
         bad = int(pixels[(pixels < 0) | (pixels > 255)][0])
         raise FerHubError(f"{where}: field 'pixels' has value {bad} outside 0-255")
@@ -201,6 +214,7 @@ def _parse_kaggle_csv(path: Path) -> datasets.DatasetDict:
 
 
 # --- image folders ---------------------------------------------------------------------------
+
 
 def _image_folder_files(root: Path) -> list[tuple[str, str, Path]]:
     """(split, label name, file) for every image under root/<split>/<class>/."""
@@ -255,6 +269,7 @@ def _read_image_folder(root: Path, files: list[tuple[str, str, Path]]) -> datase
 
 
 # --- Hub datasets ----------------------------------------------------------------------------
+
 
 def _load_hub_dataset(repo_id: str) -> datasets.DatasetDict:
     try:

@@ -101,7 +101,11 @@ class FerDemo:
         return loaded.image, faces, result
 
     def predict(
-        self, image: gr.FileData, model: str = DEFAULT_MODEL, tta: bool = False, whole_image: bool = False,
+        self,
+        image: gr.FileData,
+        model: str = DEFAULT_MODEL,
+        tta: bool = False,
+        whole_image: bool = False,
         boxes: list[list[float]] | None = None,
     ) -> dict:
         """Every face of one image: {"faces": [{"box": [x, y, w, h], "label", "scores": {7 classes}}], "message"}.
@@ -161,7 +165,8 @@ def example_sets(examples_dir: Path | None) -> list[tuple[str, str, list[str], b
     sets = []
     for name, prefix, title, whole_image in EXAMPLE_SETS:
         members = [
-            str(path) for path in files
+            str(path)
+            for path in files
             if (path.name.startswith(prefix) if prefix else not path.name.startswith(prefixes))
         ]
         if members:
@@ -196,11 +201,18 @@ def build_demo(
         with gr.Tab("Photo"):
             with gr.Row():
                 photo = gr.Image(
-                    type="filepath", sources=["upload", "clipboard"], label="Photo", elem_id="fer-photo",
+                    type="filepath",
+                    sources=["upload", "clipboard"],
+                    label="Photo",
+                    elem_id="fer-photo",
                     height=IMAGE_HEIGHT,
                 )
                 annotated = gr.Image(
-                    type="pil", format="jpeg", label="Faces", interactive=False, elem_id="fer-faces",
+                    type="pil",
+                    format="jpeg",
+                    label="Faces",
+                    interactive=False,
+                    elem_id="fer-faces",
                     height=IMAGE_HEIGHT,
                 )
             message = gr.Markdown(elem_id="fer-message")
@@ -216,7 +228,11 @@ def build_demo(
         with gr.Tab("Webcam"):
             with gr.Row():
                 webcam = gr.Image(
-                    sources=["webcam"], streaming=True, type="numpy", label="Webcam", elem_id="fer-webcam",
+                    sources=["webcam"],
+                    streaming=True,
+                    type="numpy",
+                    label="Webcam",
+                    elem_id="fer-webcam",
                     height=IMAGE_HEIGHT,
                 )
                 webcam_faces = gr.Image(
@@ -229,20 +245,32 @@ def build_demo(
         results = [annotated, message, cards, result, whole_button]
         analyze_upload = gpu(handlers.analyze_upload)
         gr.on(
-            [photo.change, model.change, tta.change, whole.change], analyze_upload,
-            inputs=[photo, model, tta, whole], outputs=[photo, *results], preprocess=False,
-            trigger_mode="always_last", **ui_only,
+            [photo.change, model.change, tta.change, whole.change],
+            analyze_upload,
+            inputs=[photo, model, tta, whole],
+            outputs=[photo, *results],
+            preprocess=False,
+            trigger_mode="always_last",
+            **ui_only,
         )
         photo.clear(handlers.clear_results, outputs=results, api_visibility="private")
         whole_button.click(
             lambda file, model_name, flip: analyze_upload(file, model_name, flip, True),
-            inputs=[photo, model, tta], outputs=[photo, *results], preprocess=False, **ui_only,
+            inputs=[photo, model, tta],
+            outputs=[photo, *results],
+            preprocess=False,
+            **ui_only,
         )
         gr.on([demo.load, model.change], handlers.model_panel, inputs=model, outputs=model_info, **ui_only)
         api_docs.click(None, js=SHOW_API_DOCS)
         webcam.stream(
-            gpu(handlers.analyze_frame), inputs=[webcam, model, tta], outputs=[webcam_faces, webcam_cards],
-            stream_every=0.25, time_limit=120, show_progress="hidden", **ui_only,
+            gpu(handlers.analyze_frame),
+            inputs=[webcam, model, tta],
+            outputs=[webcam_faces, webcam_cards],
+            stream_every=0.25,
+            time_limit=120,
+            show_progress="hidden",
+            **ui_only,
         )
         gr.api(gpu(handlers.predict), api_name="predict", **limits)
     demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
@@ -258,9 +286,15 @@ def serve(demo: gr.Blocks, host: str | None = None, port: int | None = None) -> 
     uploads = demo_uploads()
     with serving(uploads):  # uploads swept by age and total size, all removed at shutdown
         demo.launch(
-            server_name=host, server_port=port, max_file_size=MAX_FILE_SIZE, show_error=False, footer_links=["api"],
-            theme=gr.themes.Default(font=SYSTEM_FONTS, font_mono=["ui-monospace", "monospace"]), css=CSS,
-            app_kwargs={"middleware": [uploads.middleware()]}, state_session_capacity=STATE_SESSIONS,
+            server_name=host,
+            server_port=port,
+            max_file_size=MAX_FILE_SIZE,
+            show_error=False,
+            footer_links=["api"],
+            theme=gr.themes.Default(font=SYSTEM_FONTS, font_mono=["ui-monospace", "monospace"]),
+            css=CSS,
+            app_kwargs={"middleware": [uploads.middleware()]},
+            state_session_capacity=STATE_SESSIONS,
         )
 
 

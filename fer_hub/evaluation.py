@@ -29,8 +29,15 @@ def save_confusion_matrix(matrix: list[list[int]], path: Path, title: str) -> No
     axes.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     for row in range(len(LABELS)):
         for column in range(len(LABELS)):
-            axes.text(column, row, f"{rates[row, column]:.2f}\n({int(matrix_array[row, column])})", ha="center",
-                      va="center", fontsize=7, color="white" if rates[row, column] > 0.5 else "black")
+            axes.text(
+                column,
+                row,
+                f"{rates[row, column]:.2f}\n({int(matrix_array[row, column])})",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if rates[row, column] > 0.5 else "black",
+            )
     axes.set_xticks(range(len(LABELS)), LABELS, rotation=45, ha="right")
     axes.set_yticks(range(len(LABELS)), LABELS)
     axes.set_xlabel("predicted")
@@ -46,8 +53,12 @@ def format_report(metrics: dict) -> str:
     same two scores against the FER+ majority when the metrics have them."""
     lines = [f"{'class':<10} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}"]
     for name, scores in metrics["per_class"].items():
-        lines.append(f"{name:<10} {scores['precision']:>9.3f} {scores['recall']:>7.3f} {scores['f1']:>7.3f} {scores['support']:>8}")
-    lines.append(f"FER2013 labels: accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['f1_macro']:.4f}  n {metrics['n']}")
+        lines.append(
+            f"{name:<10} {scores['precision']:>9.3f} {scores['recall']:>7.3f} {scores['f1']:>7.3f} {scores['support']:>8}"
+        )
+    lines.append(
+        f"FER2013 labels: accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['f1_macro']:.4f}  n {metrics['n']}"
+    )
     if "ferplus_majority" in metrics:
         ferplus = metrics["ferplus_majority"]
         lines.append(
@@ -58,7 +69,11 @@ def format_report(metrics: dict) -> str:
 
 
 def evaluate(
-    models: str | Sequence[str], data: str, split: str, tta: bool = False, trust_remote_code: bool = False,
+    models: str | Sequence[str],
+    data: str,
+    split: str,
+    tta: bool = False,
+    trust_remote_code: bool = False,
     votes: str | None = None,
 ) -> dict:
     """Metrics of a trained model (folder, checkpoint name, Hub id or `.onnx` file), or of the ensemble of

@@ -25,7 +25,8 @@ MEAN_BGR = np.array([104.0, 117.0, 123.0], np.float32)  # the network's input is
 ANCHORS = ((8, (16, 32)), (16, (64, 128)), (32, (256, 512)))  # (stride, anchor sizes in pixels) of its three levels
 VARIANCES = (0.1, 0.2)  # centre and size scales of the box and landmark offsets
 MIN_TILT = 8.0  # degrees of eye tilt below which a face is not turned (FER2013 faces lean too; landmarks are rough)
-FRAME_RAISE = 0.1  # a detected face's square crop is centred this much of its box's height above the box's centre
+FRAME_SIDE = 0.95  # a detected face's crop is a square with this much of its box's longer side, centred
+FRAME_RAISE = 0.05  # this much of the box's height above the box's centre (FER2013's framing, for RetinaFace's boxes)
 
 
 @dataclass(frozen=True)
@@ -86,14 +87,14 @@ class FaceDetector:
 
 
 def face_crop(image: Image.Image, face: FaceBox) -> Image.Image:
-    """What the classifier sees of a face. A detected face (eyes known): a square with its box's longer side, centred
-    FRAME_RAISE of the box's height above the box's centre (FER2013's framing of a face, for RetinaFace's boxes:
-    benchmarks/results/face_upright.md), turned about its centre so that the eyes are level; outside the image,
-    black. A caller's box (no eyes): the box as it is."""
+    """What the classifier sees of a face. A detected face (eyes known): a square of FRAME_SIDE times its box's
+    longer side, centred FRAME_RAISE of the box's height above the box's centre (FER2013's framing of a face, for
+    RetinaFace's boxes: benchmarks/results/face_upright.md), turned about its centre so that the eyes are level when
+    they tilt MIN_TILT or more; outside the image, black. A caller's box (no eyes): the box as it is."""
     x, y, w, h = face.box
     if face.eyes is None:
         return image.crop((x, y, x + w, y + h))
-    side = max(w, h)
+    side = max(1, round(max(w, h) * FRAME_SIDE))
     centre_x, centre_y = x + w / 2, y + h / 2 - FRAME_RAISE * h
     if abs(face.tilt) < MIN_TILT:
         left, top = round(centre_x - side / 2), round(centre_y - side / 2)

@@ -41,6 +41,7 @@ WEIGHTS_INDEX = "model.safetensors.index.json"
 
 # --- what gets uploaded ------------------------------------------------------------------------
 
+
 def _files(folder: Path, excluded: tuple[str, ...]) -> list[str]:
     """Paths (POSIX, relative to `folder`) of the files under it that match none of `excluded` and hold no
     pickled data (judged by content; each one left out is named in a warning)."""
@@ -145,6 +146,7 @@ def _check_space_models(models: list[str]) -> None:
 
 # --- the Hub -----------------------------------------------------------------------------------
 
+
 def _require_token(repo_id: str) -> str:
     check_repo_id(repo_id)
     token = get_token()
@@ -200,7 +202,9 @@ def _publish(
             url = api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True, space_sdk=space_sdk)
             if not branch_existed:
                 api.create_branch(repo_id, branch=revision, repo_type=repo_type)
-            api.create_commit(repo_id, operations, commit_message=commit_message, repo_type=repo_type, revision=revision)
+            api.create_commit(
+                repo_id, operations, commit_message=commit_message, repo_type=repo_type, revision=revision
+            )
         except BaseException:  # KeyboardInterrupt too: nothing half-made stays behind
             with contextlib.suppress(HfHubHTTPError, TransportError):
                 if not repo_existed:
@@ -249,8 +253,9 @@ def push_space(
         operations.append(CommitOperationAdd("README.md", space_readme(space_dir, models)))
     package = _files(PACKAGE_DIR, ("space/*",))  # the Space's own files are at its root already
     operations += [CommitOperationAdd(f"fer_hub/{path}", PACKAGE_DIR / path) for path in package]
-    url = _publish(repo_id, "space", operations, private=private, commit_message="Upload the fer-hub demo",
-                   space_sdk="gradio")
+    url = _publish(
+        repo_id, "space", operations, private=private, commit_message="Upload the fer-hub demo", space_sdk="gradio"
+    )
     if models:
         token = _require_token(repo_id)
         api = HfApi()

@@ -47,7 +47,10 @@ class EmotionRecognizer:
         self.detector = detector or FaceDetector()
 
     def recognize(
-        self, image: Image.Image, tta: bool = False, whole_image: bool = False,
+        self,
+        image: Image.Image,
+        tta: bool = False,
+        whole_image: bool = False,
         boxes: Sequence[Sequence[float]] | None = None,
     ) -> list[Face]:
         """Every face found (largest first; each framed as in FER2013 and turned upright by its eyes before
@@ -58,14 +61,20 @@ class EmotionRecognizer:
         return self.recognize_batch([image], tta=tta, whole_image=whole_image, boxes=boxes)[0]
 
     def recognize_batch(
-        self, images: list[Image.Image], tta: bool = False, whole_image: bool = False,
+        self,
+        images: list[Image.Image],
+        tta: bool = False,
+        whole_image: bool = False,
         boxes: Sequence[Sequence[float]] | None = None,
     ) -> list[list[Face]]:
         """`recognize` for several images (e.g. video frames): the faces of all of them are classified together."""
         found = [self._faces(image, whole_image, boxes) for image in images]
         crops = [face_crop(image, face) for image, faces in zip(images, found) for face in faces]
         rows = iter(self.classifier.probabilities(crops, tta=tta))
-        return [[Face(face.box, dict(zip(LABELS, map(float, next(rows)), strict=True))) for face in faces] for faces in found]
+        return [
+            [Face(face.box, dict(zip(LABELS, map(float, next(rows)), strict=True))) for face in faces]
+            for faces in found
+        ]
 
     def _faces(self, image: Image.Image, whole_image: bool, boxes: Sequence[Sequence[float]] | None) -> list[FaceBox]:
         if boxes and whole_image:

@@ -38,9 +38,11 @@ def trainer_metrics(eval_prediction) -> dict[str, float]:
 def classification_report(labels: np.ndarray, predictions: np.ndarray) -> dict:
     """The metrics.json payload: accuracy, f1_macro, per-class precision/recall/F1/support, confusion matrix, n."""
     classes = range(len(LABELS))
-    precision, recall, f1, support = precision_recall_fscore_support(labels, predictions, labels=classes, zero_division=0)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predictions, labels=classes, zero_division=0
+    )
     return {
-        "n": int(len(labels)),
+        "n": len(labels),
         "accuracy": float(accuracy_score(labels, predictions)),
         "f1_macro": float(f1.mean()),
         "per_class": {

@@ -43,8 +43,16 @@ TRAINING_FACTS = (  # metrics.json "training" key -> card wording
 )
 RECIPE_SETTINGS = ("balancing", "label_smoothing", "early_stopping_patience")
 TRAINING_ARGUMENTS = (
-    "num_train_epochs", "max_steps", "per_device_train_batch_size", "learning_rate", "lr_scheduler_type",
-    "warmup_steps", "warmup_ratio", "weight_decay", "optim", "seed",
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "learning_rate",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "warmup_ratio",
+    "weight_decay",
+    "optim",
+    "seed",
 )
 
 
@@ -74,7 +82,9 @@ def read_metrics(folder: Path) -> dict:
     if missing:
         raise FerHubError(f"{path}: missing field(s) {', '.join(missing)}")
     if metrics["split"] not in SPLITS or sorted(metrics["per_class"]) != sorted(LABELS):
-        raise FerHubError(f"{path}: expected a split in {', '.join(SPLITS)} and per-class scores for {', '.join(LABELS)}")
+        raise FerHubError(
+            f"{path}: expected a split in {', '.join(SPLITS)} and per-class scores for {', '.join(LABELS)}"
+        )
     ferplus = metrics.get("ferplus_majority")
     if ferplus is not None and not (isinstance(ferplus, dict) and all(key in ferplus for key in FERPLUS_METRICS)):
         raise FerHubError(f"{path}: field 'ferplus_majority' needs {', '.join(FERPLUS_METRICS)}")
@@ -85,7 +95,9 @@ def _architecture(folder: Path) -> dict:
     config = read_json(folder / "config.json")
     entry = entry_for_model_type(config.get("model_type"))
     if entry is None:
-        raise FerHubError(f"{folder / 'config.json'}: model_type {config.get('model_type')!r} is not a fer-hub architecture")
+        raise FerHubError(
+            f"{folder / 'config.json'}: model_type {config.get('model_type')!r} is not a fer-hub architecture"
+        )
     with torch.device("meta"):  # shapes only: no memory, no initialisation cost
         model = entry.model_class(entry.config_class.from_pretrained(folder))
     return {
@@ -129,17 +141,25 @@ def hub_dataset_id(data: str) -> str | None:
 def _eval_results(scores: dict, label_set: str, split: str, dataset_id: str, dataset_name: str) -> list[EvalResult]:
     """Accuracy and macro-F1 against one label set, as model-index results."""
     common = {
-        "task_type": "image-classification", "task_name": "Facial expression recognition",
-        "dataset_type": dataset_id, "dataset_name": dataset_name, "dataset_split": split,
+        "task_type": "image-classification",
+        "task_name": "Facial expression recognition",
+        "dataset_type": dataset_id,
+        "dataset_name": dataset_name,
+        "dataset_split": split,
     }
     return [
         EvalResult(
-            metric_type="accuracy", metric_name=f"Accuracy ({label_set})", metric_value=round(scores["accuracy"], 4),
+            metric_type="accuracy",
+            metric_name=f"Accuracy ({label_set})",
+            metric_value=round(scores["accuracy"], 4),
             **common,
         ),
         EvalResult(
-            metric_type="f1", metric_name=f"Macro F1 ({label_set})", metric_config="macro",
-            metric_value=round(scores["f1_macro"], 4), **common,
+            metric_type="f1",
+            metric_name=f"Macro F1 ({label_set})",
+            metric_config="macro",
+            metric_value=round(scores["f1_macro"], 4),
+            **common,
         ),
     ]
 
@@ -176,7 +196,9 @@ def render_model_card(model_dir: str | Path, repo_id: str | None = None) -> Mode
     label_set = training.get("labels")
     trained_on = [("training labels", TRAINING_LABELS.get(label_set, label_set))] if label_set else []
     return ModelCard.from_template(
-        _card_data(metrics, repo_id, dataset_id or FER2013_DATASET_ID, architecture["custom_code"], architecture["zoo_name"]),
+        _card_data(
+            metrics, repo_id, dataset_id or FER2013_DATASET_ID, architecture["custom_code"], architecture["zoo_name"]
+        ),
         template_path=TEMPLATE,
         repo_id=repo_id,
         labels=LABELS,
@@ -187,7 +209,12 @@ def render_model_card(model_dir: str | Path, repo_id: str | None = None) -> Mode
         n=metrics["n"],
         split_name=metrics["split"],
         split_description=SPLITS[metrics["split"]],
-        data_source=(f"the Hub dataset `{dataset_id}`" if dataset_id else f"FER2013 from the local file or folder `{Path(data).name}`") + votes,
+        data_source=(
+            f"the Hub dataset `{dataset_id}`"
+            if dataset_id
+            else f"FER2013 from the local file or folder `{Path(data).name}`"
+        )
+        + votes,
         training=trained_on + [(label, _plain(training[key])) for key, label in TRAINING_FACTS if key in training],
         ferplus=metrics.get("ferplus_majority"),
         hyperparameters=_hyperparameters(folder),

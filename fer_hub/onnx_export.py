@@ -15,8 +15,8 @@ import onnx
 import torch
 
 from .errors import FerHubError
-from .output_paths import check_output_file
 from .image_processing_fer import FerImageProcessor
+from .output_paths import check_output_file
 from .zoo import load_checkpoint
 
 OPSET = 17
@@ -55,8 +55,14 @@ def export_onnx(model_reference: str, output: str | Path, int8: bool = False, tr
     with tempfile.TemporaryDirectory(dir=output.parent, prefix=".export-") as staging:
         fp32_path = Path(staging) / "model.onnx"
         torch.onnx.export(
-            wrapper, (example,), str(fp32_path), input_names=["pixel_values"], output_names=["logits"],
-            dynamic_axes={"pixel_values": {0: "batch"}, "logits": {0: "batch"}}, opset_version=OPSET, dynamo=False,
+            wrapper,
+            (example,),
+            str(fp32_path),
+            input_names=["pixel_values"],
+            output_names=["logits"],
+            dynamic_axes={"pixel_values": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
         )
         final_path = fp32_path
         if int8:

@@ -41,7 +41,9 @@ class OnnxLogits:
 
     def image_processor(self) -> FerImageProcessor:
         settings = json.loads(self.metadata["fer_hub.image_processor"])
-        return FerImageProcessor(size=settings["size"], image_mean=settings["image_mean"], image_std=settings["image_std"])
+        return FerImageProcessor(
+            size=settings["size"], image_mean=settings["image_mean"], image_std=settings["image_std"]
+        )
 
 
 def load_onnx(path: str | Path, threads: int | None = None) -> tuple[OnnxLogits, FerImageProcessor]:

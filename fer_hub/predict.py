@@ -21,7 +21,10 @@ NO_FACE_HINT = (
 
 
 def predict_file(
-    recognizer: EmotionRecognizer, path: str | Path, tta: bool = False, whole_image: bool = False,
+    recognizer: EmotionRecognizer,
+    path: str | Path,
+    tta: bool = False,
+    whole_image: bool = False,
     boxes: list[list[float]] | None = None,
 ) -> dict:
     """{"image", "faces", "message"} for one image file; when it cannot be read, no faces, the problem as the
@@ -76,8 +79,13 @@ def split_models_and_images(models: list[str], images: list[str]) -> tuple[list[
 
 
 def predict_command(
-    images: list[str], model: str | list[str] | None = None, as_json: bool = False, tta: bool = False,
-    whole_image: bool = False, trust_remote_code: bool = False, boxes: list[list[float]] | None = None,
+    images: list[str],
+    model: str | list[str] | None = None,
+    as_json: bool = False,
+    tta: bool = False,
+    whole_image: bool = False,
+    trust_remote_code: bool = False,
+    boxes: list[list[float]] | None = None,
 ) -> None:
     """Print the faces of every image (with one model or the ensemble of several; `boxes`: these faces of each image,
     without detection); unreadable images are reported on stderr without stopping the others, then counted in a

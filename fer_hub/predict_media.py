@@ -23,7 +23,7 @@ from .timeline import Timeline
 from .video import WRITER_CODECS, FrameResult, TrackedFace, analyze_video, checked_sampling, is_video
 
 IMAGE_BATCH = 16  # images whose faces are classified in one forward pass
-VIDEO_OPTIONS = ("every", "fps", "smooth", "annotate", "timeline")
+TABLE_OPTIONS = ("csv", "jsonl", "every", "fps", "smooth", "annotate", "timeline")  # need this module
 
 
 def is_image_file(path: Path) -> bool:
@@ -33,7 +33,7 @@ def is_image_file(path: Path) -> bool:
 
 def uses_media(paths: list[str], options: dict) -> bool:
     """Whether `fer-hub predict` needs this module: a table, a video option, a video or a folder among `paths`."""
-    return any(options.get(name) is not None for name in ("csv", "jsonl", *VIDEO_OPTIONS)) or any(
+    return any(options.get(name) is not None for name in TABLE_OPTIONS) or any(
         is_video(value) or is_media_folder(value) for value in paths
     )
 
@@ -83,7 +83,10 @@ def annotated_paths(annotate: str | None, videos: list[Path]) -> dict[Path, Path
 
 
 def analyze_images(
-    paths: list[Path], recognizer: EmotionRecognizer, tta: bool = False, whole_image: bool = False,
+    paths: list[Path],
+    recognizer: EmotionRecognizer,
+    tta: bool = False,
+    whole_image: bool = False,
     progress: bool = False,
 ) -> Iterator[FrameResult | FerHubError]:
     """Per image, its `FrameResult` (boxes in the file's pixels, face ids 1..n largest first) or the error that
@@ -140,8 +143,14 @@ def predict_media(
         options = {"every": every, "fps": fps, "smooth": smooth, "annotate": annotate, "timeline": timeline}
         if given := [f"--{name}" for name, value in options.items() if value is not None]:
             raise FerHubError(f"{', '.join(given)} need --csv FILE or --jsonl FILE")
-        predict_command([str(path) for path in files], model=model, as_json=as_json, tta=tta,
-                        whole_image=whole_image, trust_remote_code=trust_remote_code)
+        predict_command(
+            [str(path) for path in files],
+            model=model,
+            as_json=as_json,
+            tta=tta,
+            whole_image=whole_image,
+            trust_remote_code=trust_remote_code,
+        )
         return
     if as_json:
         raise FerHubError("--json prints images' results; with --csv or --jsonl the rows go to that file")
@@ -149,7 +158,8 @@ def predict_media(
         raise FerHubError("only one of --csv and --jsonl can be '-' (stdout)")
     if whole_image and videos:
         raise FerHubError("--whole-image applies to images (already-cropped faces), not to videos")
-    checked_sampling(every or 1, fps, smooth)  # bad values fail before anything is written
+    every = 1 if every is None else every
+    checked_sampling(every, fps, smooth)  # bad values fail before anything is written
     annotated = annotated_paths(annotate, videos)
     table = next(path for path in (csv, jsonl) if path)
     plots = Path(timeline) if timeline else (Path(table).parent if table != "-" else Path("."))
@@ -164,7 +174,8 @@ def predict_media(
     with ExitStack() as stack:
         writers = [
             stack.enter_context(TableWriter(path, table_format))
-            for path, table_format in ((csv, "csv"), (jsonl, "jsonl")) if path
+            for path, table_format in ((csv, "csv"), (jsonl, "jsonl"))
+            if path
         ]
         for are_videos, group in groupby(files, key=is_video):
             if not are_videos:
@@ -179,8 +190,14 @@ def predict_media(
                 plot = Timeline(title=str(video))
                 try:
                     for result in analyze_video(
-                        video, recognizer, every=every or 1, fps=fps, smooth=smooth, tta=tta,
-                        annotate=annotated.get(video), progress=progress,
+                        video,
+                        recognizer,
+                        every=every,
+                        fps=fps,
+                        smooth=smooth,
+                        tta=tta,
+                        annotate=annotated.get(video),
+                        progress=progress,
                     ):
                         for writer in writers:
                             writer.write(result)

@@ -28,8 +28,18 @@ def face_rows(result: FrameResult) -> Iterator[dict]:
     for face in result.faces:
         x, y, w, h = face.box
         scores = {name: round(face.scores[name], 4) for name in LABELS}
-        yield {"source": result.source, "frame": result.frame, "time_s": time_s, "face_id": face.face_id,
-               "x": x, "y": y, "w": w, "h": h, "label": face.label, **scores}
+        yield {
+            "source": result.source,
+            "frame": result.frame,
+            "time_s": time_s,
+            "face_id": face.face_id,
+            "x": x,
+            "y": y,
+            "w": w,
+            "h": h,
+            "label": face.label,
+            **scores,
+        }
 
 
 class TableWriter:

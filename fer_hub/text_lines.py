@@ -37,7 +37,7 @@ def open_text_lines(path: str | Path, max_chars: int = MAX_LINE_CHARS) -> Iterat
     path = Path(path)
     try:
         if path.name.endswith(".gz"):
-            handle = gzip.open(path, "rt", newline="", encoding="utf-8-sig")
+            handle = gzip.open(path, "rt", newline="", encoding="utf-8-sig")  # noqa: SIM115 (closed by the `with` below)
         else:
             handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as error:

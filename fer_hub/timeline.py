@@ -75,7 +75,7 @@ class Timeline:
                 axis.plot(series.times, scores[:, column], color=EXPRESSION_COLORS[name], linewidth=1.2, label=name)
             top = LABELS[series.label_counts.argmax()]
             axis.set_title(f"face {face_id}: {series.label_counts.sum()} frames, mostly {top}", fontsize=10, loc="left")
-            axis.set_ylim(0, 1)
+            axis.set_ylim(-0.03, 1.03)  # lines at 0 and 1 stay visible
             axis.set_ylabel("score")
             axis.grid(alpha=0.3)
         if not shown:

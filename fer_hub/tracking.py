@@ -53,7 +53,8 @@ class IouTracker:
         }
         pairs = sorted(  # best first: more overlap, then nearer
             (-iou(box, seen_box), center_distance(box, seen_box), index, face_id)
-            for index, box in enumerate(boxes) for face_id, (seen_box, _) in self._last_seen.items()
+            for index, box in enumerate(boxes)
+            for face_id, (seen_box, _) in self._last_seen.items()
             if self._may_match(box, seen_box)
         )
         ids: list[int | None] = [None] * len(boxes)

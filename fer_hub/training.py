@@ -230,7 +230,11 @@ def gray_pixels(split: datasets.Dataset, processor: FerImageProcessor) -> datase
     others = {name: feature for name, feature in split.features.items() if name != "image"}
     features = datasets.Features(pixels=datasets.Value("binary"), **others)
     return split.map(
-        encode, batched=True, remove_columns=["image"], features=features, keep_in_memory=True,
+        encode,
+        batched=True,
+        remove_columns=["image"],
+        features=features,
+        keep_in_memory=True,
         desc="decoding images",
     )
 
@@ -317,8 +321,12 @@ def _training_arguments(
     if recipe.labels == "ferplus":
         label_settings["metric_for_best_model"] = "ferplus_accuracy"
     settings = {
-        **TRAINER_DEFAULTS, "disable_tqdm": not sys.stderr.isatty(),  # no progress bars (escape codes) in log files
-        **label_settings, **recipe.training, "output_dir": str(output_dir / CHECKPOINT_DIR), "use_cpu": on_cpu,
+        **TRAINER_DEFAULTS,
+        "disable_tqdm": not sys.stderr.isatty(),  # no progress bars (escape codes) in log files
+        **label_settings,
+        **recipe.training,
+        "output_dir": str(output_dir / CHECKPOINT_DIR),
+        "use_cpu": on_cpu,
     }
     if max_steps is not None:
         settings["max_steps"] = max_steps
@@ -384,7 +392,10 @@ def train(
 
     run.claim(args.process_index == 0)
     budget = TimeBudget(time_budget_minutes) if time_budget_minutes else None
-    callbacks = [EarlyStoppingCallback(recipe.early_stopping_patience), EpochLogCallback(output_dir / "training_log.txt")]
+    callbacks = [
+        EarlyStoppingCallback(recipe.early_stopping_patience),
+        EpochLogCallback(output_dir / "training_log.txt"),
+    ]
     callbacks += run.callbacks()
     trainer = WeightedLossTrainer(
         model=model,
@@ -428,10 +439,15 @@ def train(
         },
     }
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    save_confusion_matrix(report["confusion_matrix"], output_dir / "confusion_matrix.png", title=f"{model_name} on validation")
+    save_confusion_matrix(
+        report["confusion_matrix"], output_dir / "confusion_matrix.png", title=f"{model_name} on validation"
+    )
     (output_dir / "trainer_log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1) + "\n")
     (output_dir / "recipe.yaml").write_text(
-        yaml.safe_dump({**asdict(recipe), "augmentation": asdict(recipe.augmentation), "training": args.to_sanitized_dict()}, sort_keys=False)
+        yaml.safe_dump(
+            {**asdict(recipe), "augmentation": asdict(recipe.augmentation), "training": args.to_sanitized_dict()},
+            sort_keys=False,
+        )
     )
     with (output_dir / "command.txt").open("a") as log:
         log.write(shlex.join(["fer-hub", *sys.argv[1:]]) + "\n")

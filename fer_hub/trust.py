@@ -42,7 +42,9 @@ def _read_json(reference: str, filename: str) -> dict:
     """`filename` of a folder or Hub repo as a dict; {} when it is missing or not a JSON object."""
     try:
         path = cached_file(
-            reference, filename, _raise_exceptions_for_missing_entries=False,
+            reference,
+            filename,
+            _raise_exceptions_for_missing_entries=False,
             _raise_exceptions_for_connection_errors=False,
         )
         value = json.loads(Path(path).read_text(encoding="utf-8")) if path else {}
@@ -111,7 +113,9 @@ def resolve_trust_remote_code(reference: str | Path, trust_remote_code: bool) ->
         return False
     if trust_remote_code:
         logger.warning(
-            "warning: running the Python code of %s (%s) because trust_remote_code was given", reference, code.describe()
+            "warning: running the Python code of %s (%s) because trust_remote_code was given",
+            reference,
+            code.describe(),
         )
         return True
     if code.required:

@@ -20,8 +20,12 @@ DEFAULT_EVERY = 2
 
 
 def analyze_clip(
-    clip: str | None, recognizer: EmotionRecognizer, tta: bool = False, every: int = DEFAULT_EVERY,
-    smooth: float = 0.0, progress: gr.Progress | None = None,
+    clip: str | None,
+    recognizer: EmotionRecognizer,
+    tta: bool = False,
+    every: int = DEFAULT_EVERY,
+    smooth: float = 0.0,
+    progress: gr.Progress | None = None,
 ) -> tuple[str | None, str | None, str | None, str]:
     """(annotated .webm, timeline .png, .csv, message) for an uploaded clip; on bad input no files and the
     problem as the message."""
@@ -41,7 +45,12 @@ def analyze_clip(
         frames = 0
         with TableWriter(table, "csv") as writer:
             for result in analyze_video(
-                clip, recognizer, every=int(every), smooth=smooth or None, tta=tta, annotate=annotated,
+                clip,
+                recognizer,
+                every=int(every),
+                smooth=smooth or None,
+                tta=tta,
+                annotate=annotated,
                 progress=progress is not None,
             ):
                 writer.write(result)
@@ -72,8 +81,14 @@ def video_tab(
         plot = gr.Image(label="Timeline: each face's scores over time", type="filepath", interactive=False)
         table = gr.File(label="Every face in every analysed frame (CSV)", interactive=False)
 
-    def handle(path: str | None, model_name: str, flip: bool, step: float, seconds: float,
-               progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:  # noqa: B008 (how gradio injects it)
+    def handle(
+        path: str | None,
+        model_name: str,
+        flip: bool,
+        step: float,
+        seconds: float,
+        progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008 (gradio injects progress this way)
+    ) -> tuple:
         try:
             chosen = recognizer(model_name)
         except FerHubError as error:

@@ -23,6 +23,7 @@ def astronaut_png(tmp_path_factory):
 
 # --- the Hub stand-in (tests/hub_standin.py, a test double) and a trained folder to publish -------
 
+
 @pytest.fixture(scope="session")
 def hub_server(tmp_path_factory):
     """The local Hub stand-in for the whole session; its token is random and known only to the tests."""
@@ -42,13 +43,18 @@ def hub_endpoint(hub_server, monkeypatch, tmp_path):
     from huggingface_hub import constants
 
     environment = {
-        "HF_ENDPOINT": hub_server.endpoint, "HF_TOKEN": hub_server.token, "HF_HOME": str(tmp_path / "hf-home"),
-        "HF_HUB_DISABLE_XET": "1", "HF_HUB_OFFLINE": "0",
+        "HF_ENDPOINT": hub_server.endpoint,
+        "HF_TOKEN": hub_server.token,
+        "HF_HOME": str(tmp_path / "hf-home"),
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_OFFLINE": "0",
     }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(constants, "ENDPOINT", hub_server.endpoint)
-    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub_server.endpoint + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(
+        constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub_server.endpoint + "/{repo_id}/resolve/{revision}/{filename}"
+    )
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "hf-home" / "token"))
     monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "hf-home" / "stored_tokens"))
@@ -82,6 +88,7 @@ def trained_model_dir(tmp_path_factory):
 
 
 # --- the demo: a launched `fer-hub demo` and image files good and bad -----------------------------
+
 
 @pytest.fixture(scope="session")
 def demo_url():

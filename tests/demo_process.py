@@ -22,7 +22,9 @@ def demo_in_subprocess(startup_timeout: float = 180, env: dict[str, str] | None 
     url = f"http://127.0.0.1:{port}/"
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "fer_hub", "demo", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "fer_hub", "demo", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
             env=env,
         )
         try:

@@ -197,17 +197,19 @@ class HubStandIn:
         for path, info in sorted(files.items()):
             if not path.startswith(prefix):
                 continue
-            parts = path[len(prefix):].split("/")
+            parts = path[len(prefix) :].split("/")
             for depth in range(1, len(parts) if recursive else min(2, len(parts))):
                 directory = prefix + "/".join(parts[:depth])
-                entries.setdefault(directory, {"type": "directory", "path": directory, "oid": git_blob_oid(directory.encode())})
+                entries.setdefault(
+                    directory, {"type": "directory", "path": directory, "oid": git_blob_oid(directory.encode())}
+                )
             if recursive or len(parts) == 1:
                 entries[path] = self._entry(path, info)
         return list(entries.values())
 
     # --- the API -------------------------------------------------------------------------------
 
-    def _build_app(self) -> FastAPI:  # noqa: C901 - one small handler per endpoint
+    def _build_app(self) -> FastAPI:
         app = FastAPI(title="Hub stand-in (test double)")
         repo_path = "/api/{plural}/{owner}/{name}"
 
@@ -223,8 +225,13 @@ class HubStandIn:
         @app.get("/api/whoami-v2")
         def whoami(request: Request):
             self._require_write(request)
-            return {"type": "user", "name": USER, "fullname": "Stand-in User", "orgs": [],
-                    "auth": {"type": "access_token", "accessToken": {"displayName": "tests", "role": "write"}}}
+            return {
+                "type": "user",
+                "name": USER,
+                "fullname": "Stand-in User",
+                "orgs": [],
+                "auth": {"type": "access_token", "accessToken": {"displayName": "tests", "role": "write"}},
+            }
 
         @app.get("/api/agent-harnesses")
         def agent_harnesses():  # huggingface_hub's best-effort user-agent registry: none known here
@@ -247,8 +254,12 @@ class HubStandIn:
                     raise HubError(409, f"You already created this {repo_type} repo", url=url)
                 if repo_type == "space" and not body.get("sdk"):
                     raise HubError(400, "a Space needs an sdk")
-                repo = Repo(repo_type, repo_id, private=body.get("visibility", "public") == "private" or bool(body.get("private")),
-                            sdk=body.get("sdk"))
+                repo = Repo(
+                    repo_type,
+                    repo_id,
+                    private=body.get("visibility", "public") == "private" or bool(body.get("private")),
+                    sdk=body.get("sdk"),
+                )
                 self._commit(repo, "main", {".gitattributes": self._store(GITATTRIBUTES)}, "initial commit")
                 self.repos[(repo_type, repo_id)] = repo
             return {"url": url, "name": repo_id, "id": repo_id}
@@ -303,11 +314,18 @@ class HubStandIn:
             self._maybe_fail("preupload")
             existing = repo.files(revision)
             files = (await request.json())["files"]
-            return {"files": [
-                {"path": f["path"], "uploadMode": "lfs" if _is_lfs(f["path"]) else "regular", "shouldIgnore": False,
-                 "oid": _remote_oid(existing[f["path"]]) if f["path"] in existing else None}
-                for f in files
-            ], "commitOid": repo.resolve(revision)}
+            return {
+                "files": [
+                    {
+                        "path": f["path"],
+                        "uploadMode": "lfs" if _is_lfs(f["path"]) else "regular",
+                        "shouldIgnore": False,
+                        "oid": _remote_oid(existing[f["path"]]) if f["path"] in existing else None,
+                    }
+                    for f in files
+                ],
+                "commitOid": repo.resolve(revision),
+            }
 
         @app.post(repo_path + "/commit/{revision}")
         async def commit(request: Request, plural: str, owner: str, name: str, revision: str):
@@ -330,8 +348,12 @@ class HubStandIn:
                     self._apply(staged, line)
                 files = {path: self._store(v) if isinstance(v, bytes) else v for path, v in staged.items()}
                 oid = self._commit(repo, revision, files, header.get("summary", ""))
-            return {"success": True, "commitOid": oid, "pullRequestUrl": None,
-                    "commitUrl": f"{self.endpoint}/{URL_PREFIX[repo.repo_type]}{repo.repo_id}/commit/{oid}"}
+            return {
+                "success": True,
+                "commitOid": oid,
+                "pullRequestUrl": None,
+                "commitUrl": f"{self.endpoint}/{URL_PREFIX[repo.repo_type]}{repo.repo_id}/commit/{oid}",
+            }
 
         @app.get(repo_path)
         @app.get(repo_path + "/revision/{revision}")
@@ -339,12 +361,25 @@ class HubStandIn:
             repo = self._get_repo(request, plural, owner, name)
             oid = repo.resolve(revision)
             files = repo.commits[oid]["files"]
-            body = {"id": repo.repo_id, "_id": repo.repo_id, "author": owner, "sha": oid, "private": repo.private,
-                    "disabled": False, "gated": False, "lastModified": repo.commits[oid]["date"],
-                    "createdAt": repo.commits[oid]["date"], "tags": [], "downloads": 0, "likes": 0,
-                    "siblings": [{"rfilename": path, "size": entry["size"]} for path, entry in sorted(files.items())]}
+            body = {
+                "id": repo.repo_id,
+                "_id": repo.repo_id,
+                "author": owner,
+                "sha": oid,
+                "private": repo.private,
+                "disabled": False,
+                "gated": False,
+                "lastModified": repo.commits[oid]["date"],
+                "createdAt": repo.commits[oid]["date"],
+                "tags": [],
+                "downloads": 0,
+                "likes": 0,
+                "siblings": [{"rfilename": path, "size": entry["size"]} for path, entry in sorted(files.items())],
+            }
             if repo.repo_type == "space":
-                body.update(sdk=repo.sdk, runtime={"stage": "BUILDING", "hardware": {"current": None, "requested": None}})
+                body.update(
+                    sdk=repo.sdk, runtime={"stage": "BUILDING", "hardware": {"current": None, "requested": None}}
+                )
             return body
 
         @app.get(repo_path + "/tree/{revision}")
@@ -378,20 +413,31 @@ class HubStandIn:
             self._require_write(request)
             self._get_repo(request, plural, owner, name)
             objects = (await request.json())["objects"]
-            return {"transfer": "basic", "objects": [
-                {"oid": o["oid"], "size": o["size"]} if (self.root / "blobs" / o["oid"]).is_file()
-                else {"oid": o["oid"], "size": o["size"], "actions": {"upload": {"href": f"{self.endpoint}/_lfs/{o['oid']}"}}}
-                for o in objects
-            ]}
+            return {
+                "transfer": "basic",
+                "objects": [
+                    {"oid": o["oid"], "size": o["size"]}
+                    if (self.root / "blobs" / o["oid"]).is_file()
+                    else {
+                        "oid": o["oid"],
+                        "size": o["size"],
+                        "actions": {"upload": {"href": f"{self.endpoint}/_lfs/{o['oid']}"}},
+                    }
+                    for o in objects
+                ],
+            }
 
         for prefix, plural in (("/datasets", "datasets"), ("/spaces", "spaces"), ("", "models")):
+
             def handler(request: Request, owner: str, name: str, revision: str, path: str, plural: str = plural):
                 return resolve(request, self._get_repo(request, plural, owner, name), revision, path)
 
             async def batch(request: Request, owner: str, name: str, plural: str = plural):
                 return await lfs_batch(request, owner, name, plural)
 
-            app.add_api_route(prefix + "/{owner}/{name}/resolve/{revision}/{path:path}", handler, methods=["GET", "HEAD"])
+            app.add_api_route(
+                prefix + "/{owner}/{name}/resolve/{revision}/{path:path}", handler, methods=["GET", "HEAD"]
+            )
             app.add_api_route(prefix + "/{owner}/{name}.git/info/lfs/objects/batch", batch, methods=["POST"])
 
         @app.put("/_lfs/{sha256}")

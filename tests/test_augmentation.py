@@ -45,7 +45,9 @@ def test_random_crop_shifts_by_whole_pixels_with_edge_padding(batch):
     offsets = set()
     for o, p in zip(out, padded, strict=True):
         matches = [
-            (dy, dx) for dy in range(2 * padding + 1) for dx in range(2 * padding + 1)
+            (dy, dx)
+            for dy in range(2 * padding + 1)
+            for dx in range(2 * padding + 1)
             if torch.allclose(o, p[:, dy : dy + 48, dx : dx + 48], atol=1e-5)
         ]
         assert matches, "every image is a crop of its padded self"

@@ -38,12 +38,14 @@ def test_kaggle_csv_gz_maps_usage_to_splits():
     assert isinstance(dataset["train"].features["image"], datasets.Image)
     image = dataset["train"][0]["image"]
     assert image.size == (48, 48) and image.mode == "L"
-    assert collections.Counter(dataset["validation"]["label"]) == {c: 5 for c in range(7)}
+    assert collections.Counter(dataset["validation"]["label"]) == dict.fromkeys(range(7), 5)
 
 
 def test_plain_csv_keeps_pixels_and_only_present_splits(tmp_path):
     pixels = " ".join(str(i % 256) for i in range(2304))
-    path = write_csv(tmp_path / "two.csv", ["emotion,pixels,Usage", f"3,{pixels},Training", f"5,{GOOD_PIXELS},Training"])
+    path = write_csv(
+        tmp_path / "two.csv", ["emotion,pixels,Usage", f"3,{pixels},Training", f"5,{GOOD_PIXELS},Training"]
+    )
     dataset = load_fer2013(path)
     assert list(dataset) == ["train"]
     assert dataset["train"]["label"] == [3, 5]
@@ -89,7 +91,10 @@ def test_parsed_once_then_served_from_cache(tmp_path, monkeypatch):
         (f"0,-1{GOOD_PIXELS[3:]},Training", "line 3: field 'pixels' has value -1 outside 0-255"),
         (f"7,{GOOD_PIXELS},Training", "line 3: field 'emotion' is '7', expected an integer label 0-6"),
         (f"happy,{GOOD_PIXELS},Training", "line 3: field 'emotion' is 'happy', expected an integer label 0-6"),
-        (f"0,{GOOD_PIXELS},Validation", "line 3: field 'Usage' is 'Validation', expected one of Training, PublicTest, PrivateTest"),
+        (
+            f"0,{GOOD_PIXELS},Validation",
+            "line 3: field 'Usage' is 'Validation', expected one of Training, PublicTest, PrivateTest",
+        ),
         (f"0,{GOOD_PIXELS}", "line 3: 2 fields, expected 3"),
     ],
 )

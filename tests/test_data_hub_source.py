@@ -38,8 +38,14 @@ ROUND_TRIP = textwrap.dedent(
 
 def test_hub_dataset_round_trip(hub_endpoint, repo_id, tmp_path):
     env = {**os.environ, "HF_DATASETS_CACHE": str(tmp_path / "datasets-cache")}  # HF_ENDPOINT, HF_HOME: fixture
-    result = subprocess.run([sys.executable, "-c", ROUND_TRIP, str(FIXTURE), repo_id], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", ROUND_TRIP, str(FIXTURE), repo_id],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -58,7 +58,9 @@ def test_no_face_says_so_and_whole_image_classifies_the_crop(client, tmp_path):
     crop = tmp_path / "crop.png"
     Image.new("L", (48, 48), 90).save(crop)
     result = client.predict(handle_file(str(crop)), api_name="/predict")
-    assert result["faces"] == [] and result["message"].startswith("no face found") and "whole_image" in result["message"]
+    assert (
+        result["faces"] == [] and result["message"].startswith("no face found") and "whole_image" in result["message"]
+    )
     result = client.predict(handle_file(str(crop)), whole_image=True, tta=True, api_name="/predict")
     (face,) = result["faces"]
     assert face["box"] == [0, 0, 48, 48]
@@ -78,6 +80,7 @@ def test_concurrent_requests_are_all_answered(client, astronaut_png):
 
 
 # --- the UI handlers, in process ---------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def handlers():

@@ -118,7 +118,10 @@ def test_the_panel_reads_the_default_models_metrics_and_counts_its_parameters():
     assert facts.parameters == sum(p.numel() for p in classifier.logits.model.parameters()) > 100_000
     text = facts.markdown()
     assert f"accuracy **{metrics['accuracy']:.3f}**" in text and f"macro-F1 **{metrics['f1_macro']:.3f}**" in text
-    assert "PublicTest" in text and "trained on FER2013 labels" in text and "M parameters" in text
+    trained_on = "trained on FER+ votes" if metrics["training"]["labels"] == "ferplus" else "trained on FER2013 labels"
+    assert "PublicTest" in text and trained_on in text and "M parameters" in text
+    if "ferplus_majority" in metrics:
+        assert f"**{metrics['ferplus_majority']['accuracy']:.3f}**" in text
 
 
 def test_the_panel_names_fer_plus_training_and_both_label_sets(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from fer_hub.errors import FerHubError
-from fer_hub.faces import MIN_TILT, FaceBox, FaceDetector, boxes_in_image, face_crop
+from fer_hub.faces import FRAME_RAISE, FRAME_SIDE, MIN_TILT, FaceBox, FaceDetector, boxes_in_image, face_crop
 
 # Where the astronaut's face and eyes are in skimage's 512x512 photo (by eye).
 FACE_CENTRE = (226, 125)
@@ -85,7 +85,7 @@ def test_a_tilted_face_is_cropped_upright(detector, photo, angle):
     (face,) = detector.detect(tilted)
     assert face.tilt == pytest.approx(3 - angle, abs=9)  # her eyes tilt 3 degrees; the landmarks are rough
     crop = face_crop(tilted, face)
-    assert crop.size == (max(face.box[2:]),) * 2
+    assert crop.size == (round(max(face.box[2:]) * FRAME_SIDE),) * 2
     (again,) = detector.detect(crop.resize((crop.width * 2, crop.height * 2)))
     assert abs(again.tilt) < MIN_TILT
 
@@ -93,10 +93,11 @@ def test_a_tilted_face_is_cropped_upright(detector, photo, angle):
 def test_a_level_face_is_framed_as_fer2013_without_turning(photo):
     eyes = ((200.0, 100.0), (240.0, 102.0))  # 2.9 degrees: below MIN_TILT
     crop = face_crop(photo, FaceBox((180, 60, 90, 120), eyes))
-    # a 120-pixel square about (225, 120 - 12): the box's centre raised by a tenth of its height
-    assert crop.tobytes() == photo.crop((165, 48, 285, 168)).tobytes()
+    side = round(120 * FRAME_SIDE)  # a square about the box's centre (225, 120), raised by FRAME_RAISE of its height
+    left, top = round(225 - side / 2), round(120 - FRAME_RAISE * 120 - side / 2)
+    assert crop.tobytes() == photo.crop((left, top, left + side, top + side)).tobytes()
     edge = face_crop(photo, FaceBox((0, 0, 40, 60), eyes))
-    assert edge.size == (60, 60) and np.asarray(edge)[:6].max() == 0  # above the image: black
+    assert edge.size == (round(60 * FRAME_SIDE),) * 2 and np.asarray(edge)[0].max() == 0  # above the image: black
 
 
 def test_a_callers_box_is_cropped_as_it_is(photo):

@@ -93,6 +93,7 @@ def votes_table() -> list[list[str]]:
 
 # --- the loader ------------------------------------------------------------------------------------
 
+
 def test_votes_attach_to_the_right_rows():
     dataset = load_fer2013(FIXTURE, votes=VOTES)
     assert {name: len(split) for name, split in dataset.items()} == {"train": 84, "validation": 35, "test": 14}
@@ -132,10 +133,24 @@ def test_shared_votes_file_spot_checks_and_published_counts(monkeypatch):
     # the majority counts published in ../shared/datasets/ferplus/README.md (its "contempt" and "no clear
     # majority / unknown / NF" columns together are our -1)
     published = {
-        "train": {"neutral": 9365, "happy": 7410, "surprise": 3378, "sad": 3403, "angry": 2399, "disgust": 175,
-                  "fear": 648},
-        "validation": {"neutral": 1242, "happy": 880, "surprise": 441, "sad": 395, "angry": 310, "disgust": 31,
-                       "fear": 73},
+        "train": {
+            "neutral": 9365,
+            "happy": 7410,
+            "surprise": 3378,
+            "sad": 3403,
+            "angry": 2399,
+            "disgust": 175,
+            "fear": 648,
+        },
+        "validation": {
+            "neutral": 1242,
+            "happy": 880,
+            "surprise": 441,
+            "sad": 395,
+            "angry": 310,
+            "disgust": 31,
+            "fear": 73,
+        },
     }
     for split, counts in published.items():
         labels = np.asarray(dataset[split]["ferplus_label"])
@@ -146,15 +161,17 @@ def test_shared_votes_file_spot_checks_and_published_counts(monkeypatch):
 
 def test_faces_without_a_clear_majority_are_flagged():
     #                   anger disgust fear happiness sadness surprise neutral contempt unknown NF
-    counts = np.array([
-        [0, 0, 0, 9, 0, 0, 0, 0, 1, 0],   # happy
-        [0, 0, 0, 0, 0, 0, 0, 0, 0, 10],  # not a face
-        [0, 0, 0, 3, 0, 0, 0, 0, 5, 2],   # unknown on top
-        [0, 0, 0, 4, 0, 0, 0, 6, 0, 0],   # contempt on top
-        [4, 0, 0, 4, 0, 0, 0, 0, 0, 2],   # a tie
-        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],   # no votes
-        [2, 0, 0, 0, 0, 0, 5, 3, 0, 0],   # neutral; contempt dropped from the distribution
-    ])
+    counts = np.array(
+        [
+            [0, 0, 0, 9, 0, 0, 0, 0, 1, 0],  # happy
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 10],  # not a face
+            [0, 0, 0, 3, 0, 0, 0, 0, 5, 2],  # unknown on top
+            [0, 0, 0, 4, 0, 0, 0, 6, 0, 0],  # contempt on top
+            [4, 0, 0, 4, 0, 0, 0, 0, 0, 2],  # a tie
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],  # no votes
+            [2, 0, 0, 0, 0, 0, 5, 3, 0, 0],  # neutral; contempt dropped from the distribution
+        ]
+    )
     distribution, labels = ferplus_targets(counts)
     assert labels.tolist() == [3, -1, -1, -1, -1, -1, 6]
     assert distribution.dtype == np.float32 and distribution.shape == (7, 7)
@@ -223,6 +240,7 @@ def test_votes_need_a_csv_source(tmp_path):
 
 # --- the loss and the batches ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
 def test_soft_label_loss_equals_hard_label_loss_on_one_hot_votes(weighted, label_smoothing):
@@ -273,13 +291,26 @@ def test_flagged_faces_are_left_out_of_training_and_batches_carry_votes_through_
 
 # --- training, evaluation and the card --------------------------------------------------------------
 
+
 def tiny_recipe(folder: Path, **fields) -> Path:
     path = folder / "sepnet-tiny.yaml"
-    path.write_text(yaml.safe_dump({
-        "model": "sepnet", "config": TINY_SEPNET, **fields,
-        "training": {"num_train_epochs": 1, "per_device_train_batch_size": 16, "per_device_eval_batch_size": 64,
-                     "learning_rate": 1e-3, "logging_steps": 1, "seed": 0},
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "model": "sepnet",
+                "config": TINY_SEPNET,
+                **fields,
+                "training": {
+                    "num_train_epochs": 1,
+                    "per_device_train_batch_size": 16,
+                    "per_device_eval_batch_size": 64,
+                    "learning_rate": 1e-3,
+                    "logging_steps": 1,
+                    "seed": 0,
+                },
+            }
+        )
+    )
     return path
 
 
@@ -291,8 +322,25 @@ def ferplus_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ferplus")
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
-        code = main(["train", "--model", "sepnet", "--data", str(FIXTURE), "--votes", str(VOTES), "--labels", "ferplus",
-                     "--output-dir", str(folder / "run"), "--recipe", str(tiny_recipe(folder)), "--max-steps", "2"])
+        code = main(
+            [
+                "train",
+                "--model",
+                "sepnet",
+                "--data",
+                str(FIXTURE),
+                "--votes",
+                str(VOTES),
+                "--labels",
+                "ferplus",
+                "--output-dir",
+                str(folder / "run"),
+                "--recipe",
+                str(tiny_recipe(folder)),
+                "--max-steps",
+                "2",
+            ]
+        )
     assert code == 0
     return folder / "run", output.getvalue()
 
@@ -351,8 +399,24 @@ def test_recipe_key_labels_ferplus(tmp_path):
 @pytest.mark.slow
 def test_evaluate_with_votes(ferplus_run, tmp_path, capsys):
     folder, _ = ferplus_run
-    assert main(["evaluate", "--model", str(folder), "--data", str(FIXTURE), "--votes", str(VOTES), "--split", "test",
-                 "--output", str(tmp_path / "test.json")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(folder),
+                "--data",
+                str(FIXTURE),
+                "--votes",
+                str(VOTES),
+                "--split",
+                "test",
+                "--output",
+                str(tmp_path / "test.json"),
+            ]
+        )
+        == 0
+    )
     table = capsys.readouterr().out
     assert "FER2013 labels: accuracy" in table and "FER+ majority:  accuracy" in table
     evaluated = json.loads((tmp_path / "test.json").read_text())
@@ -401,8 +465,16 @@ def test_init_from_a_fer_hub_folder_of_the_same_architecture(ferplus_run, tmp_pa
 
     from fer_hub.training import train
 
-    metrics = train("sepnet", str(FIXTURE), tmp_path / "again", recipe_path=tiny_recipe(tmp_path), max_steps=1,
-                    init_from=str(folder), labels="ferplus", votes=str(VOTES))
+    metrics = train(
+        "sepnet",
+        str(FIXTURE),
+        tmp_path / "again",
+        recipe_path=tiny_recipe(tmp_path),
+        max_steps=1,
+        init_from=str(folder),
+        labels="ferplus",
+        votes=str(VOTES),
+    )
     assert metrics["training"]["steps"] == 1
 
 

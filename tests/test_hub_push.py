@@ -60,15 +60,26 @@ def face_png(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-def test_pushed_model_loads_in_a_fresh_process_with_the_same_logits(trained_model_dir, hub_endpoint, repo_id, face_png, tmp_path):
+def test_pushed_model_loads_in_a_fresh_process_with_the_same_logits(
+    trained_model_dir, hub_endpoint, repo_id, face_png, tmp_path
+):
     url = push_model(trained_model_dir, repo_id)
 
     assert url.endswith(repo_id)
     assert hub_endpoint.commit_count(repo_id) == 2  # the repo's initial commit, then one for the push
     pushed = set(hub_endpoint.repo(repo_id).files("main"))
-    assert {"config.json", "model.safetensors", "preprocessor_config.json", "modeling_sepnet.py",
-            "configuration_sepnet.py", "image_processing_fer.py", "metrics.json", "confusion_matrix.png",
-            "recipe.yaml", "README.md"} <= pushed
+    assert {
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+        "modeling_sepnet.py",
+        "configuration_sepnet.py",
+        "image_processing_fer.py",
+        "metrics.json",
+        "confusion_matrix.png",
+        "recipe.yaml",
+        "README.md",
+    } <= pushed
     assert not [path for path in pushed if path.startswith("checkpoints/")]
 
     model, processor = load_checkpoint(trained_model_dir)
@@ -77,8 +88,14 @@ def test_pushed_model_loads_in_a_fresh_process_with_the_same_logits(trained_mode
     fresh_home = tmp_path / "fresh-hf-home"
     env = {**os.environ, "HF_HOME": str(fresh_home)}  # HF_ENDPOINT set by the hub_endpoint fixture
     env.pop("HF_TOKEN")  # a public repo loads anonymously
-    result = subprocess.run([sys.executable, "-c", FRESH_PROCESS, repo_id, str(face_png)], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS, repo_id, str(face_png)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     output = json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -122,8 +139,12 @@ def test_push_to_a_branch_leaves_main_untouched(trained_model_dir, hub_endpoint,
 
 def test_push_uses_the_cached_login(trained_model_dir, hub_endpoint, repo_id, monkeypatch):
     monkeypatch.delenv("HF_TOKEN")
-    login = subprocess.run([str(Path(sys.executable).parent / "hf"), "auth", "login", "--token", hub_endpoint.token],
-                           capture_output=True, text=True, timeout=60)  # into HF_HOME, as the fixture set it
+    login = subprocess.run(
+        [str(Path(sys.executable).parent / "hf"), "auth", "login", "--token", hub_endpoint.token],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # into HF_HOME, as the fixture set it
     assert login.returncode == 0, login.stderr[-2000:]
 
     push_model(trained_model_dir, repo_id)
@@ -150,7 +171,9 @@ def test_cli_push_prints_the_url(trained_model_dir, hub_endpoint, repo_id, capsy
         ("metrics.json", "no metrics.json"),
     ],
 )
-def test_incomplete_folder_is_refused_before_any_network_call(trained_model_dir, hub_endpoint, repo_id, tmp_path, remove, named):
+def test_incomplete_folder_is_refused_before_any_network_call(
+    trained_model_dir, hub_endpoint, repo_id, tmp_path, remove, named
+):
     folder = _copy(trained_model_dir, tmp_path / "model")
     (folder / remove).unlink()
     requests_before = len(hub_endpoint.requests)
@@ -162,7 +185,9 @@ def test_incomplete_folder_is_refused_before_any_network_call(trained_model_dir,
     assert len(hub_endpoint.requests) == requests_before
 
 
-def test_missing_login_and_bad_repo_id_are_refused_before_any_network_call(trained_model_dir, hub_endpoint, monkeypatch):
+def test_missing_login_and_bad_repo_id_are_refused_before_any_network_call(
+    trained_model_dir, hub_endpoint, monkeypatch
+):
     requests_before = len(hub_endpoint.requests)
     with pytest.raises(FerHubError, match="OWNER/NAME"):
         push_model(trained_model_dir, "no-namespace")

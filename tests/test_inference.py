@@ -109,7 +109,7 @@ def test_a_model_with_other_classes_is_refused(tmp_path):
     from fer_hub.zoo import create_model, image_processor_for, save_checkpoint
 
     model = create_model("rnn")
-    model.config.id2label = {index: name for index, name in enumerate(reversed(LABELS))}
+    model.config.id2label = dict(enumerate(reversed(LABELS)))
     save_checkpoint(model, image_processor_for(model), tmp_path)
     with pytest.raises(FerHubError, match="not the FER2013 classes"):
         load_classifier(tmp_path)

@@ -34,7 +34,9 @@ def vit_dir(tmp_path_factory) -> Path:
     save_checkpoint(model, image_processor_for(model), folder)
     rng = np.random.default_rng(1)
     report = classification_report(rng.integers(0, 7, 50), rng.integers(0, 7, 50))
-    (folder / "metrics.json").write_text(json.dumps({"split": "test", "data": "someone/fer2013-faces", "model": "vit", **report}))
+    (folder / "metrics.json").write_text(
+        json.dumps({"split": "test", "data": "someone/fer2013-faces", "model": "vit", **report})
+    )
     return folder
 
 
@@ -72,7 +74,10 @@ def test_card_body_reports_the_folder(sepnet_dir):
     assert f"- optimizer steps: {metrics['training']['steps']}" in text
     for name in LABELS:
         scores = metrics["per_class"][name]
-        assert f"| {name} | {scores['precision']:.3f} | {scores['recall']:.3f} | {scores['f1']:.3f} | {scores['support']} |" in text
+        assert (
+            f"| {name} | {scores['precision']:.3f} | {scores['recall']:.3f} | {scores['f1']:.3f} | {scores['support']} |"
+            in text
+        )
     for name, row in zip(LABELS, metrics["confusion_matrix"]):
         assert f"| **{name}** | {' | '.join(map(str, row))} |" in text
     assert "![Row-normalised confusion matrix](confusion_matrix.png)" in text

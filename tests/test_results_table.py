@@ -41,21 +41,21 @@ def test_rows_come_from_the_metrics_files(generator, tmp_path):
         tmp_path / "checkpoints/rnn/metrics.json",
         accuracy=0.4821,
         training=training,
-        ferplus_majority={"accuracy": 0.5555},
+        ferplus_majority={"accuracy": 0.5555, "f1_macro": 0.4444},
     )
     write_metrics(
         tmp_path / "train/results/ensemble/metrics.json", accuracy=0.6399, ensemble=["checkpoints/cnn", "rnn"]
     )
     lines = generator.results_table(tmp_path).splitlines()
     assert lines[0] == (
-        "| model | parameters | CPU time | epochs | PublicTest accuracy | PublicTest macro-F1 | "
-        "FER+ majority accuracy | study floor (test accuracy) |"
+        "| model | trained on | parameters | CPU time | epochs | PublicTest accuracy | PublicTest macro-F1 | "
+        "FER+ majority accuracy | FER+ majority macro-F1 | study floor (test accuracy) |"
     )
     cnn, rnn = generator.parameters("cnn"), generator.parameters("rnn")
     assert lines[2:] == [
-        f"| cnn | {cnn / 1e6:.2f}M | 8 min | 30 | 0.6123 | 0.5000 | - | 0.583 |",
-        f"| rnn | {rnn / 1e6:.2f}M | 8 min | 30 | 0.4821 | 0.5000 | 0.5555 | 0.452 |",
-        f"| ensemble (cnn + rnn) | {(cnn + rnn) / 1e6:.2f}M | - | - | 0.6399 | 0.5000 | - | - |",
+        f"| cnn | FER2013 | {cnn / 1e6:.2f}M | 8 min | 30.0 | 0.6123 | 0.5000 | - | - | 0.583 |",
+        f"| rnn | FER2013 | {rnn / 1e6:.2f}M | 8 min | 30.0 | 0.4821 | 0.5000 | 0.5555 | 0.4444 | 0.452 |",
+        f"| ensemble (cnn + rnn) | - | {(cnn + rnn) / 1e6:.2f}M | - | - | 0.6399 | 0.5000 | - | - | - |",
     ]
 
 

@@ -73,6 +73,7 @@ def test_remove_deletes_the_folder(tmp_path):
 
 # --- a running `fer-hub demo` -------------------------------------------------------------------
 
+
 def _png(seed: int) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.random.default_rng(seed).integers(0, 256, (200, 200, 3), dtype=np.uint8)).save(buffer, "PNG")

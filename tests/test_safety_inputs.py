@@ -52,6 +52,7 @@ def _png(path: Path, side: int = 48) -> Path:
 
 # --- Kaggle CSVs ------------------------------------------------------------------------------
 
+
 def test_corrupt_gzip_body(tmp_path, capsys):
     good = gzip.compress(("\n".join([HEADER] + [f"0,{PIXELS},Training"] * 50) + "\n").encode())
     broken = tmp_path / "broken.csv.gz"
@@ -112,6 +113,7 @@ def test_a_1_gb_line_is_refused_in_bounded_memory(tmp_path):
 
 # --- image folders ----------------------------------------------------------------------------
 
+
 @pytest.fixture
 def image_tree(tmp_path) -> Path:
     root = tmp_path / "faces"
@@ -146,6 +148,7 @@ def test_image_folder_decompression_bomb(image_tree, tmp_path, capsys):
 
 
 # --- the datasets cache -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("damage", ["truncated-arrow", "missing-state", "garbage-info"])
 def test_damaged_cache_entry_is_rebuilt(damage, tmp_path):

@@ -46,10 +46,19 @@ def _write_pickled(kind: str, path: Path) -> None:
 
 
 PICKLED = [  # (kind, an innocent or upper-case file name)
-    ("torch-zip", "extra.ckpt"), ("torch-legacy", "weights.PT"), ("gzip", "state.pkl.gz"),
-    ("joblib", "data.joblib"), ("joblib-zlib", "model.dat"), ("joblib-bz2", "features.bin2"),
-    ("joblib-lzma", "x.lz"), ("joblib-xz", "y.xz"), ("protocol0", "notes.txt"), ("protocol2", "log.csv"),
-    ("protocol4", "notes.dat"), ("protocol5", "config.bak"), ("numpy-objects", "table.npy"),
+    ("torch-zip", "extra.ckpt"),
+    ("torch-legacy", "weights.PT"),
+    ("gzip", "state.pkl.gz"),
+    ("joblib", "data.joblib"),
+    ("joblib-zlib", "model.dat"),
+    ("joblib-bz2", "features.bin2"),
+    ("joblib-lzma", "x.lz"),
+    ("joblib-xz", "y.xz"),
+    ("protocol0", "notes.txt"),
+    ("protocol2", "log.csv"),
+    ("protocol4", "notes.dat"),
+    ("protocol5", "config.bak"),
+    ("numpy-objects", "table.npy"),
     ("npz-objects", "arrays.npz"),
 ]
 

@@ -26,7 +26,9 @@ def _checkpoint(folder: Path, step: int, run_id: str | None, complete: bool = Tr
     (checkpoint / "model.safetensors").write_bytes(b"weights")
     if complete:
         callbacks = {"RunTag": RunTag(run_id).state()} if run_id else {}
-        (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": step, "stateful_callbacks": callbacks}))
+        (checkpoint / "trainer_state.json").write_text(
+            json.dumps({"global_step": step, "stateful_callbacks": callbacks})
+        )
     return checkpoint
 
 
@@ -37,10 +39,16 @@ def _claim(folder: Path, run_id: str) -> None:
 
 def _tiny_recipe(folder: Path) -> Path:
     path = folder / "cnn-tiny.yaml"
-    path.write_text(yaml.safe_dump({
-        "model": "cnn", "config": {"conv_channels": [8, 8, 16], "hidden_size": 32}, "early_stopping_patience": 10,
-        "training": {"num_train_epochs": 2, "per_device_train_batch_size": 16, "logging_steps": 1, "seed": 0},
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "model": "cnn",
+                "config": {"conv_channels": [8, 8, 16], "hidden_size": 32},
+                "early_stopping_patience": 10,
+                "training": {"num_train_epochs": 2, "per_device_train_batch_size": 16, "logging_steps": 1, "seed": 0},
+            }
+        )
+    )
     return path
 
 

@@ -9,10 +9,15 @@ from fer_hub.video import FrameResult, TrackedFace
 
 
 def frame(index: int, faces: list[tuple[int, str]]) -> FrameResult:
-    return FrameResult("clip.mp4", index, index / 25, [
-        TrackedFace((10, 10, 50, 50), {name: 0.94 if name == label else 0.01 for name in LABELS}, face_id)
-        for face_id, label in faces
-    ])
+    return FrameResult(
+        "clip.mp4",
+        index,
+        index / 25,
+        [
+            TrackedFace((10, 10, 50, 50), {name: 0.94 if name == label else 0.01 for name in LABELS}, face_id)
+            for face_id, label in faces
+        ],
+    )
 
 
 def test_a_long_video_keeps_at_most_max_points_per_face(tmp_path):

@@ -66,9 +66,7 @@ def test_sampling_every_and_fps():
     assert Sampling(fps=5).rate(25.0) == 5 and Sampling(every=5).rate(25.0) == 5
 
 
-@pytest.mark.parametrize(
-    "every, fps, phrase", [(0, None, "--every"), (1, 0.0, "--fps"), (2, 5.0, "not both")]
-)
+@pytest.mark.parametrize("every, fps, phrase", [(0, None, "--every"), (1, 0.0, "--fps"), (2, 5.0, "not both")])
 def test_bad_sampling_is_a_clear_error(every, fps, phrase):
     with pytest.raises(FerHubError, match=phrase):
         Sampling(every, fps)

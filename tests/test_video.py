@@ -123,7 +123,8 @@ def test_folders_are_searched_recursively(clips, astronaut_png, tmp_path, capsys
     assert main(["predict", str(folder), "--csv", str(table), "--every", "10", "--timeline", str(plots)]) == 0
     _, rows = read_csv(table)
     assert [(Path(row["source"]).name, row["frame"], row["time_s"]) for row in rows] == [
-        ("astronaut.png", "", ""), *[("clip.avi", str(frame), str(frame / 25)) for frame in range(0, FRAMES, 10)]
+        ("astronaut.png", "", ""),
+        *[("clip.avi", str(frame), str(frame / 25)) for frame in range(0, FRAMES, 10)],
     ]
     assert {row["face_id"] for row in rows} == {"1"}  # also across frames 10 apart (the face moved 50 px)
     assert (plots / "clip.timeline.png").is_file()
@@ -140,14 +141,20 @@ def test_a_video_needs_a_table(clips, capsys):
     assert "is a video: add --csv FILE or --jsonl FILE" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("options, phrase", [
-    (["--every", "0"], "--every must be a whole number >= 1, not 0"),
-    (["--fps", "-2"], "--fps must be above 0, not -2.0"),
-    (["--every", "2", "--fps", "5"], "give --every or --fps, not both"),
-    (["--smooth", "0"], "--smooth must be above 0 seconds, not 0.0"),
-    (["--annotate", "out.mp4", "TWO"], "--annotate out.mp4: a file name takes exactly one video (2 given)"),
-    (["--whole-image"], "--whole-image applies to images (already-cropped faces), not to videos"),
-])
+@pytest.mark.parametrize(
+    "options, phrase",
+    [
+        (["--every", "0"], "--every must be a whole number >= 1, not 0"),
+        (["--fps", "-2"], "--fps must be above 0, not -2.0"),
+        (["--every", "2", "--fps", "5"], "give --every or --fps, not both"),
+        (["--smooth", "0"], "--smooth must be above 0 seconds, not 0.0"),
+        (
+            ["--annotate", "out.mp4", "TWO"],
+            "--annotate out.mp4: a file name takes exactly one video (2 given); give a folder",
+        ),
+        (["--whole-image"], "--whole-image applies to images (already-cropped faces), not to videos"),
+    ],
+)
 def test_bad_video_options_fail_before_anything_is_written(clips, tmp_path, capsys, options, phrase):
     paths = [str(clips["one"]), *([str(clips["two"])] if "TWO" in options else [])]
     options = [option for option in options if option != "TWO"]
@@ -185,7 +192,10 @@ def test_ctrl_c_leaves_a_valid_csv_of_the_frames_done(tmp_path):
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "fer_hub", "predict", str(clip), "--csv", str(table)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
     )
     deadline = time.monotonic() + 300
     while not (table.is_file() and table.read_text().count("\n") > 3):

@@ -40,8 +40,11 @@ def face_positions(faces: int, frame: int, size: tuple[int, int]) -> list[tuple[
         return [(20, 20 + bounce(2, span)), (width - FACE_SIDE - 20, 20 + span - bounce(2, span))]
     assert faces == 4 and width >= 2 * FACE_SIDE + 40 and height >= 2 * FACE_SIDE, "four faces need 360x320 or more"
     span = width // 2 - FACE_SIDE - 20
-    return [(column * width // 2 + 10 + bounce(2, span), row * height // 2 + (height // 2 - FACE_SIDE) // 2)
-            for row in (0, 1) for column in (0, 1)]
+    return [
+        (column * width // 2 + 10 + bounce(2, span), row * height // 2 + (height // 2 - FACE_SIDE) // 2)
+        for row in (0, 1)
+        for column in (0, 1)
+    ]
 
 
 def write_clip(

@@ -116,7 +116,11 @@ def results_table(root: Path = ROOT) -> str:
             f"{entry['accuracy']:.4f}",
             f"{entry['f1_macro']:.4f}",
         ]
-        cells += [_number(entry["ferplus_accuracy"], ".4f"), _number(entry["ferplus_f1_macro"], ".4f")] if with_ferplus else []
+        cells += (
+            [_number(entry["ferplus_accuracy"], ".4f"), _number(entry["ferplus_f1_macro"], ".4f")]
+            if with_ferplus
+            else []
+        )
         cells += [_number(entry["floor"], ".3f")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
