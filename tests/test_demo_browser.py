@@ -54,6 +54,7 @@ OVERFLOWS = """() => {
     if (document.documentElement.scrollWidth > window.innerWidth) found.push('the page scrolls sideways');
     return found;
 }"""
+IMAGE_LOADED = "image => image.complete && image.naturalWidth > 0"
 BROKEN_IMAGES = """() => [...document.images]
     .filter(image => image.offsetParent && image.complete && !image.naturalWidth).map(image => image.src)"""
 
@@ -144,11 +145,10 @@ def assert_every_face_labelled(page, count: int) -> None:
     assert all(FACE_TITLE.match(title) for title in titles.all_inner_texts()), titles.all_inner_texts()
     numbers = sorted(int(title.split()[1].rstrip(":")) for title in titles.all_inner_texts())
     assert numbers == list(range(1, count + 1))
-    for crop in page.locator("#fer-cards img.fer-crop").all():
-        assert crop.evaluate("image => image.complete && image.naturalWidth > 0")
     annotated = page.locator("#fer-faces img")
     expect(annotated).to_be_visible()
-    assert annotated.evaluate("image => image.complete && image.naturalWidth") > 0
+    for image in [*page.locator("#fer-cards img.fer-crop").all(), annotated]:  # each one loads, none is broken
+        page.wait_for_function(IMAGE_LOADED, arg=image.element_handle(), timeout=RESULT_TIMEOUT)
 
 
 def screenshot(page, tmp_path, name: str) -> Path:
