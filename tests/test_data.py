@@ -151,7 +151,6 @@ def test_bad_image_folders(tmp_path):
         load_fer2013(tmp_path / "d")
 
 
-@pytest.mark.skipif(not SHARED_CSV.is_file(), reason="the shared FER2013 copy is not beside this checkout")
 def test_shared_fer2013_csv_split_and_class_counts(monkeypatch):
     monkeypatch.undo()  # the user cache: warm after the first run
     dataset = load_fer2013(SHARED_CSV)

@@ -115,10 +115,6 @@ def test_votes_attach_to_the_right_rows():
         assert sum(dataset[split][index]["votes"]) == pytest.approx(0.0 if not_a_face else 1.0, abs=1e-6)
 
 
-@pytest.mark.skipif(
-    not (SHARED_CSV.is_file() and SHARED_VOTES.is_file()),
-    reason="the shared FER2013 / FER+ copies are not beside this checkout",
-)
 def test_shared_votes_file_spot_checks_and_published_counts(monkeypatch):
     monkeypatch.undo()  # the user cache: warm after the first run
     dataset = load_fer2013(SHARED_CSV, votes=SHARED_VOTES)
