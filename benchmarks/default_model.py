@@ -22,7 +22,7 @@ from results_io import write_report
 
 from fer_hub import load_fer2013
 from fer_hub.classifier import ModelClassifier, load_model_classifier, resolve_model
-from fer_hub.metrics import classification_report
+from fer_hub.metrics import label_set_reports
 from fer_hub.onnx_export import export_onnx
 from fer_hub.onnx_runtime import load_onnx
 from fer_hub.predict_data import predict_split
@@ -48,12 +48,11 @@ def milliseconds(classifier: ModelClassifier, pixel_values: np.ndarray, tta: boo
 
 def scores(labels: np.ndarray, ferplus_labels: np.ndarray, predictions: np.ndarray) -> dict:
     """Accuracy and macro-F1 against the FER2013 labels and against the FER+ majority (faces that have one)."""
-    report = classification_report(labels, predictions)
-    clear = ferplus_labels >= 0
-    ferplus = classification_report(ferplus_labels[clear], predictions[clear])
+    reports = label_set_reports(predictions, labels, ferplus_labels)
+    ferplus = reports["ferplus_majority"]
     return {
-        "accuracy": report["accuracy"],
-        "f1_macro": report["f1_macro"],
+        "accuracy": reports["accuracy"],
+        "f1_macro": reports["f1_macro"],
         "ferplus_accuracy": ferplus["accuracy"],
         "ferplus_f1_macro": ferplus["f1_macro"],
     }

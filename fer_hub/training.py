@@ -35,7 +35,7 @@ from .metrics import label_set_reports, trainer_metrics
 from .pretrained import init_from_pretrained
 from .recipes import LABEL_SETS, Recipe, default_recipe_path, load_recipe
 from .registry import model_entry
-from .run_folder import CHECKPOINT_DIR, check_run_folder
+from .run_folder import CHECKPOINT_DIR, COMMAND_LOG, TRAINING_LOG, check_run_folder
 from .zoo import create_model, image_processor_for, save_checkpoint
 
 TRAINING_LABEL_COLUMN = {"fer2013": "label", "ferplus": "ferplus_label"}  # what balancing counts, per label set
@@ -394,7 +394,7 @@ def train(
     budget = TimeBudget(time_budget_minutes) if time_budget_minutes else None
     callbacks = [
         EarlyStoppingCallback(recipe.early_stopping_patience),
-        EpochLogCallback(output_dir / "training_log.txt"),
+        EpochLogCallback(output_dir / TRAINING_LOG),
     ]
     callbacks += run.callbacks()
     trainer = WeightedLossTrainer(
@@ -449,6 +449,6 @@ def train(
             sort_keys=False,
         )
     )
-    with (output_dir / "command.txt").open("a") as log:
+    with (output_dir / COMMAND_LOG).open("a") as log:
         log.write(shlex.join(["fer-hub", *sys.argv[1:]]) + "\n")
     return metrics
