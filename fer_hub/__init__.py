@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+__version__ = "0.1.0"  # the one place the version is written; pyproject.toml reads it
+
 if TYPE_CHECKING:
     from .data import load_fer2013
     from .image_processing_fer import FerImageProcessor

@@ -10,9 +10,9 @@ import argparse
 import os
 import sys
 import traceback
-from importlib.metadata import version
 from pathlib import Path
 
+from . import __version__
 from .cli_checks import check_can_listen, check_host, check_port
 from .errors import FerHubError
 from .output_paths import check_output_file
@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fer-hub", description="Facial-expression recognition models for transformers."
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version('fer-hub')}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a zoo model with its recipe")

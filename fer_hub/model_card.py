@@ -100,9 +100,12 @@ def _architecture(folder: Path) -> dict:
         )
     with torch.device("meta"):  # shapes only: no memory, no initialisation cost
         model = entry.model_class(entry.config_class.from_pretrained(folder))
+    changed = [
+        f"{key}={config[key]}" for key, default in entry.config_defaults.items() if config.get(key, default) != default
+    ]
     return {
         "zoo_name": entry.name,
-        "description": entry.description,
+        "description": entry.description + (f"; this model: {', '.join(changed)}" if changed else ""),
         "class_name": type(model).__name__,
         "model_type": entry.config_class.model_type,
         "parameters": model.num_parameters(),

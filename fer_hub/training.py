@@ -68,6 +68,14 @@ def soft_cross_entropy(
     return total / (targets * weight).sum().clamp_min(torch.finfo(torch.float32).tiny)
 
 
+def load_checkpoint_weights(model: PreTrainedModel, folder: str | Path) -> None:
+    """Copy the weights of a saved model folder (a Trainer checkpoint) into `model`, through `from_pretrained` and so
+    through transformers' key conversions. Trainer's own loading (`--resume`, the best model at the end) reads the
+    tensors by name without them: a ViT saves its attention weights under other names than its modules', so it left
+    every ViT layer as it was (random on resume, the last epoch's at the end) with only a warning."""
+    model.load_state_dict(type(model).from_pretrained(folder).state_dict())
+
+
 class WeightedLossTrainer(Trainer):
     """Cross-entropy with optional class weights and label smoothing, a per-batch mean: against the FER2013
     labels, or with `soft_labels` against the FER+ vote distributions (`soft_cross_entropy`)."""
@@ -88,6 +96,12 @@ class WeightedLossTrainer(Trainer):
         self.label_smoothing = label_smoothing
         self.time_budget = time_budget
         self.soft_labels = soft_labels
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: torch.nn.Module | None = None) -> None:
+        load_checkpoint_weights(model if model is not None else self.model, resume_from_checkpoint)
+
+    def _load_best_model(self) -> None:
+        load_checkpoint_weights(self.model, self.state.best_model_checkpoint)
 
     def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None):
         """With a time budget, the schedule follows the clock instead of the step count."""
@@ -356,6 +370,8 @@ def train(
     model_entry(model_name)  # an unknown name fails before anything else
     output_dir = Path(output_dir)
     on_cpu = not torch.cuda.is_available()
+    if not on_cpu:  # fixed input sizes: cuDNN times its convolutions once, then reuses the fastest
+        torch.backends.cudnn.benchmark = True
     recipe = load_recipe(recipe_path or default_recipe_path(model_name), on_cpu=on_cpu)
     if recipe.model != model_name:
         raise FerHubError(f"{recipe.source}: this recipe is for model {recipe.model!r}, not {model_name!r}")

@@ -60,6 +60,21 @@ def test_version_is_the_installed_distributions(capsys):
     assert capsys.readouterr().out.strip() == f"fer-hub {version('fer-hub')}"
 
 
+def test_version_from_a_checkout_that_is_not_installed(tmp_path):
+    """`python -m fer_hub` in a source checkout with no installed distribution (`-S`: no site-packages at all)."""
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run(
+        [sys.executable, "-S", "-m", "fer_hub", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == f"fer-hub {version('fer-hub')}"
+
+
 def test_a_user_error_is_one_line_and_fer_hub_debug_adds_the_traceback(monkeypatch, capsys):
     monkeypatch.delenv("FER_HUB_DEBUG", raising=False)
     assert main(["demo", "--port", "0"]) == 2

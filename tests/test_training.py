@@ -20,8 +20,8 @@ from transformers import ResNetConfig, ResNetForImageClassification, ViTConfig, 
 from fer_hub import LABELS, list_models
 from fer_hub.cli import main
 from fer_hub.pretrained import init_from_pretrained
-from fer_hub.training import train
-from fer_hub.zoo import load_checkpoint
+from fer_hub.training import load_checkpoint_weights, train
+from fer_hub.zoo import create_model, load_checkpoint
 
 FIXTURE = str(Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz")
 TINY_CONFIGS = {
@@ -125,6 +125,32 @@ def test_evaluation_matches_the_trained_models_own_predictions(tmp_path):
     assert main(["evaluate", "--model", str(output), "--data", FIXTURE, "--output", str(tmp_path / "v.json")]) == 0
     evaluated = json.loads((tmp_path / "v.json").read_text())
     assert evaluated["confusion_matrix"] == trained["confusion_matrix"]
+
+
+@pytest.mark.parametrize("model", list_models())
+def test_checkpoint_weights_load_under_their_saved_names(model, tmp_path):
+    """A ViT saves its attention weights under other names than its modules' (transformers' key conversions);
+    Trainer's own loading missed them, so `--resume` and the best-model reload must go through from_pretrained."""
+    torch.manual_seed(0)
+    saved = create_model(model, **TINY_CONFIGS[model])
+    saved.save_pretrained(tmp_path)
+    torch.manual_seed(1)
+    target = create_model(model, **TINY_CONFIGS[model])
+    load_checkpoint_weights(target, tmp_path)
+    expected = saved.state_dict()
+    assert all(torch.equal(tensor, expected[name]) for name, tensor in target.state_dict().items())
+
+
+@pytest.mark.slow
+def test_the_saved_vit_is_its_best_checkpoint(tmp_path):
+    output = tmp_path / "vit"
+    metrics = train("vit", FIXTURE, output, recipe_path=tiny_recipe(tmp_path, "vit", num_train_epochs=3))
+    best = metrics["training"]["best_checkpoint"]
+    assert best and not best.endswith("checkpoint-18")  # 6 steps an epoch: the best epoch was not the last one
+    kept, _ = load_checkpoint(output)
+    checkpoint, _ = load_checkpoint(best)
+    expected = checkpoint.state_dict()
+    assert all(torch.equal(tensor, expected[name]) for name, tensor in kept.state_dict().items())
 
 
 @pytest.mark.slow

@@ -2,8 +2,8 @@
 
 One row per `train/results/<name>/metrics.json` (a training run's, or an ensemble's from
 `fer-hub evaluate --model A B C --output ...`), and per `checkpoints/<name>/metrics.json` without such a run:
-parameters (the model as its recipe builds it; an ensemble: its members' sum), CPU wall time and epochs of
-the run, PublicTest accuracy and macro-F1, the FER+ majority accuracy when a metrics file has it, and the
+parameters (the model as its recipe builds it; an ensemble: its members' sum), wall time, device and epochs
+of the run, PublicTest accuracy and macro-F1, the FER+ majority accuracy when a metrics file has it, and the
 study's test-accuracy floor. The table goes between the markers
 
     <!-- results-table:start -->
@@ -74,6 +74,7 @@ def row(name: str, metrics: dict, recipe: Path) -> dict:
         "labels": "FER+ votes" if training.get("labels") == "ferplus" else ("-" if members else "FER2013"),
         "parameters": sum(map(parameters, members)) if members else parameters(metrics.get("model", name), recipe),
         "minutes": training.get("wall_minutes_this_run"),
+        "device": training.get("device"),
         "epochs": training.get("epochs"),
         "accuracy": metrics["accuracy"],
         "f1_macro": metrics["f1_macro"],
@@ -85,6 +86,14 @@ def row(name: str, metrics: dict, recipe: Path) -> dict:
 
 def _number(value: float | None, format_spec: str) -> str:
     return "-" if value is None else format(value, format_spec)
+
+
+def _training_time(minutes: float | None, device: str | None) -> str:
+    """`29 min, CPU` or `7 min, NVIDIA H200`: a run's wall time and where it ran (metrics.json's `device`)."""
+    if minutes is None:
+        return "-"
+    where = {None: "", "cpu": ", CPU"}.get(device, f", {device}")
+    return f"{minutes:.0f} min{where}"
 
 
 def results_table(root: Path = ROOT) -> str:
@@ -102,7 +111,15 @@ def results_table(root: Path = ROOT) -> str:
     )
     rows = [row(name, runs[name], recipes[name]) for name in order]
     with_ferplus = any(entry["ferplus_accuracy"] is not None for entry in rows)
-    header = ["model", "trained on", "parameters", "CPU time", "epochs", "PublicTest accuracy", "PublicTest macro-F1"]
+    header = [
+        "model",
+        "trained on",
+        "parameters",
+        "training time",
+        "epochs",
+        "PublicTest accuracy",
+        "PublicTest macro-F1",
+    ]
     header += ["FER+ majority accuracy", "FER+ majority macro-F1"] if with_ferplus else []
     header += ["study floor (test accuracy)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -111,7 +128,7 @@ def results_table(root: Path = ROOT) -> str:
             entry["model"],
             entry["labels"],
             f"{entry['parameters'] / 1e6:.2f}M",
-            "-" if entry["minutes"] is None else f"{entry['minutes']:.0f} min",
+            _training_time(entry["minutes"], entry["device"]),
             _number(entry["epochs"], ".1f"),
             f"{entry['accuracy']:.4f}",
             f"{entry['f1_macro']:.4f}",
