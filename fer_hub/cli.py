@@ -77,32 +77,33 @@ def _box(text: str) -> list[int]:
 
 
 def _predict(args: argparse.Namespace) -> None:
-    from .predict import predict_command
-    from .predict_media import TABLE_OPTIONS, predict_media, uses_media
+    from .media_paths import TABLE_OPTIONS, split_models_and_images, uses_media
 
-    media = {name: getattr(args, name) for name in TABLE_OPTIONS}
-    if uses_media([*args.images, *(args.model or [])], media):
-        if args.boxes:
-            raise FerHubError("--boxes applies to image files, not to folders, videos or --csv/--jsonl tables")
-        predict_media(
-            args.images,
-            model=args.model,
-            **media,
-            as_json=args.json,
-            tta=args.tta,
-            whole_image=args.whole_image,
-            trust_remote_code=args.trust_remote_code,
-        )
-        return
-    predict_command(
-        args.images,
-        model=args.model,
+    model, images = args.model, args.images
+    if isinstance(model, list):
+        model, images = split_models_and_images(model, images)
+    if not images:
+        raise FerHubError("no IMAGE given")
+    if model == []:
+        raise FerHubError("--model names no model before the images")
+    common = dict(
+        model=model,
         as_json=args.json,
         tta=args.tta,
         whole_image=args.whole_image,
         trust_remote_code=args.trust_remote_code,
-        boxes=args.boxes,
     )
+    media = {name: getattr(args, name) for name in TABLE_OPTIONS}
+    if uses_media(images, media):
+        if args.boxes:
+            raise FerHubError("--boxes applies to image files, not to folders, videos or --csv/--jsonl tables")
+        from .predict_media import predict_media
+
+        predict_media(images, **media, **common)
+        return
+    from .predict import predict_command
+
+    predict_command(images, **common, boxes=args.boxes)
 
 
 def _predict_data(args: argparse.Namespace) -> None:

@@ -73,6 +73,13 @@ def load_fer2013(source: str | os.PathLike, votes: str | os.PathLike | None = No
     raise FerHubError(f"{source}: no such file or folder")
 
 
+def dataset_split(dataset: datasets.DatasetDict, split: str, source: str | os.PathLike) -> datasets.Dataset:
+    """`dataset[split]`, or a FerHubError naming `source` and the splits it has."""
+    if split not in dataset:
+        raise FerHubError(f"{source}: has no '{split}' split (found: {', '.join(dataset)})")
+    return dataset[split]
+
+
 def looks_like_hub_id(source: str) -> bool:
     """Whether a source that is no local file or folder names a Hub dataset (`name` or `owner/name`)."""
     return bool(HUB_ID.match(source)) and not source.endswith((".csv", ".gz"))

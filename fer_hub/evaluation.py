@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .classifier import EnsembleClassifier, load_classifier
-from .data import load_fer2013
+from .data import dataset_split, load_fer2013
 from .errors import FerHubError
 from .labels import LABELS
 from .metrics import label_set_reports
@@ -79,20 +79,18 @@ def evaluate(
     """Metrics of a trained model (folder, checkpoint name, Hub id or `.onnx` file), or of the ensemble of
     several, on one split of a FER2013 source; with `votes` (FER+ votes for the source's rows) also against
     the FER+ majority."""
-    dataset = load_fer2013(data, votes=votes)
-    if split not in dataset:
-        raise FerHubError(f"{data}: has no '{split}' split (found: {', '.join(dataset)})")
-    labels = np.asarray(dataset[split]["label"])
+    faces = dataset_split(load_fer2013(data, votes=votes), split, data)
+    labels = np.asarray(faces["label"])
     if (labels < 0).any():
         raise FerHubError(
             f"{data}: the '{split}' split has no labels to score against (`fer-hub predict-data` predicts it)"
         )
     classifier = load_classifier(models, trust_remote_code=trust_remote_code)
-    probabilities = predict_split(classifier, dataset[split], tta=tta)
+    probabilities = predict_split(classifier, faces, tta=tta)
     members = {}
     if isinstance(classifier, EnsembleClassifier):
         members["ensemble"] = [member.name for member in classifier.members]
-    ferplus_labels = dataset[split]["ferplus_label"] if votes is not None else None
+    ferplus_labels = faces["ferplus_label"] if votes is not None else None
     report = label_set_reports(probabilities.argmax(-1), labels, ferplus_labels)
     sources = {"data": str(data), **({"votes": str(votes)} if votes is not None else {})}
     return {"split": split, **sources, "model": classifier.name, **members, "tta": tta, **report}

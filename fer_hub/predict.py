@@ -6,13 +6,10 @@ import json
 import sys
 from pathlib import Path
 
-from PIL import Image
-
 from .errors import FerHubError
 from .faces import boxes_in_image
 from .image_io import read_image
 from .inference import EmotionRecognizer, count_faces, get_recognizer
-from .video import VIDEO_SUFFIXES
 
 NO_FACE_HINT = (
     "try a closer or larger photo, or give each face's box with --boxes X,Y,W,H; "
@@ -54,30 +51,6 @@ def format_result(result: dict) -> str:
     return "\n".join(lines)
 
 
-def is_media_folder(value: str | Path) -> bool:
-    """A folder of images or videos to predict on (a model folder has a config.json)."""
-    return Path(value).is_dir() and not (Path(value) / "config.json").is_file()
-
-
-def split_models_and_images(models: list[str], images: list[str]) -> tuple[list[str], list[str]]:
-    """argparse gives `--model` every value after it, so in `fer-hub predict --model A B photo.jpg` the images
-    are among the models: the first value that names an image (an image or video file extension, an existing file other
-    than `.onnx`, or a media folder) and the values after it are images; with no image at all, the last value is."""
-
-    def is_image(value: str) -> bool:
-        path = Path(value)
-        if path.suffix.lower() in (*Image.registered_extensions(), *VIDEO_SUFFIXES):
-            return True
-        return (path.is_file() and path.suffix != ".onnx") or is_media_folder(path)
-
-    first = next((index for index, value in enumerate(models) if is_image(value)), None)
-    if first is None and not images and len(models) > 1:
-        first = len(models) - 1
-    if first is None:
-        return models, images
-    return models[:first], images + models[first:]
-
-
 def predict_command(
     images: list[str],
     model: str | list[str] | None = None,
@@ -92,12 +65,6 @@ def predict_command(
     final FerHubError."""
     from transformers.utils import logging
 
-    if isinstance(model, list):
-        model, images = split_models_and_images(model, images)
-    if not images:
-        raise FerHubError("no IMAGE given")
-    if model == []:
-        raise FerHubError("--model names no model before the images")
     logging.disable_progress_bar()
     recognizer = get_recognizer(model, trust_remote_code=trust_remote_code)
     results = []

@@ -20,7 +20,7 @@ import datasets
 import numpy as np
 
 from .classifier import BATCH_SIZE, Classifier, load_classifier
-from .data import load_fer2013
+from .data import dataset_split, load_fer2013
 from .errors import FerHubError
 from .labels import LABELS
 from .output_paths import check_output_file
@@ -48,9 +48,9 @@ def predictions_path(output: str | Path) -> Path:
 
 
 def write_predictions(probabilities: np.ndarray, output: str | Path) -> Path:
-    """The predictions CSV at `output`, written to a temporary file beside it and renamed into place, so the
-    file is either complete or absent."""
-    output = predictions_path(output)
+    """The predictions CSV at `output` (a path `predictions_path` accepted), written to a temporary file beside it
+    and renamed into place, so the file is either complete or absent."""
+    output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     handle, staging = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}-", suffix=".tmp")
     try:
@@ -76,8 +76,6 @@ def predict_data(
 ) -> Path:
     """Predict every face of `split` of `data` with a model or the ensemble of several; write the CSV."""
     output = predictions_path(output)
-    dataset = load_fer2013(data)
-    if split not in dataset:
-        raise FerHubError(f"{data}: has no '{split}' split (found: {', '.join(dataset)})")
+    faces = dataset_split(load_fer2013(data), split, data)
     classifier = load_classifier(models, trust_remote_code=trust_remote_code)
-    return write_predictions(predict_split(classifier, dataset[split], tta=tta), output)
+    return write_predictions(predict_split(classifier, faces, tta=tta), output)

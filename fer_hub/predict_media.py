@@ -10,32 +10,19 @@ from contextlib import ExitStack
 from itertools import groupby
 from pathlib import Path
 
-from PIL import Image
 from tqdm.auto import tqdm
 
 from .classifier import ModelReferences, batches
 from .errors import FerHubError
 from .image_io import read_image
 from .inference import EmotionRecognizer, get_recognizer
-from .predict import is_media_folder, predict_command, split_models_and_images
+from .media_paths import is_image_file, is_video
+from .predict import predict_command
 from .table_writer import TableWriter
 from .timeline import Timeline
-from .video import WRITER_CODECS, FrameResult, TrackedFace, analyze_video, checked_sampling, is_video
+from .video import WRITER_CODECS, FrameResult, TrackedFace, analyze_video, checked_sampling
 
 IMAGE_BATCH = 16  # images whose faces are classified in one forward pass
-TABLE_OPTIONS = ("csv", "jsonl", "every", "fps", "smooth", "annotate", "timeline")  # need this module
-
-
-def is_image_file(path: Path) -> bool:
-    extensions = Image.registered_extensions()
-    return path.suffix.lower() in extensions and extensions[path.suffix.lower()] in Image.OPEN
-
-
-def uses_media(paths: list[str], options: dict) -> bool:
-    """Whether `fer-hub predict` needs this module: a table, a video option, a video or a folder among `paths`."""
-    return any(options.get(name) is not None for name in TABLE_OPTIONS) or any(
-        is_video(value) or is_media_folder(value) for value in paths
-    )
 
 
 def expand_inputs(paths: list[str]) -> list[Path]:
@@ -129,12 +116,6 @@ def predict_media(
 ) -> None:
     """`fer-hub predict` with folders, videos or a table. Unreadable files (and videos that stop early, after
     their rows are written) are reported on stderr without stopping the others, then counted in a FerHubError."""
-    if isinstance(model, list):
-        model, paths = split_models_and_images(model, paths)
-    if not paths:
-        raise FerHubError("no IMAGE given")
-    if model == []:
-        raise FerHubError("--model names no model before the images")
     files = expand_inputs(paths)
     videos = [path for path in files if is_video(path)]
     if not (csv or jsonl):

@@ -29,7 +29,6 @@ from .inference import EmotionRecognizer, Face, get_recognizer
 from .labels import LABELS
 from .tracking import IouTracker, ScoreSmoother
 
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm")
 WRITER_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".webm": "VP80"}
 BATCH_FRAMES = 8  # frames whose faces are classified in one forward pass
 MIN_TRACK_GAP_S = 1.0  # a face missed for less than this (or 2.5 sampled frames) keeps its id
@@ -176,10 +175,6 @@ class VideoWriter:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
-
-
-def is_video(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
 def checked_sampling(every: int = 1, fps: float | None = None, smooth: float | None = None) -> Sampling:

@@ -56,3 +56,20 @@ def test_each_bad_file_is_named(bad_images, name, capsys):
     assert main(["predict", str(path)]) == 2
     err = capsys.readouterr().err
     assert f"{path}: " in err and phrase in err
+
+
+def test_predicting_images_leaves_the_video_and_table_modules_unloaded(astronaut_png):
+    """Images take the light path: no video reader, tracker, table writer or timeline plot (matplotlib)."""
+    import subprocess
+    import sys
+
+    program = (
+        "import sys\nfrom fer_hub.cli import main\n"
+        f"assert main(['predict', {str(astronaut_png)!r}]) == 0\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'matplotlib' or name in "
+        "('fer_hub.predict_media', 'fer_hub.video', 'fer_hub.timeline', 'fer_hub.table_writer')))"
+    )
+    run = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "1 face found" in run.stdout
+    assert run.stdout.strip().splitlines()[-1] == "[]"
