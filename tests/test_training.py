@@ -154,6 +154,20 @@ def test_the_saved_vit_is_its_best_checkpoint(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_resumed_vit_loads_every_weight_of_its_checkpoint(tmp_path):
+    """Trainer's own resume loading warns "There were missing keys" and leaves a ViT's layers random."""
+    output = tmp_path / "vit"
+    args = ["train", "--model", "vit", "--data", FIXTURE, "--output-dir", str(output)]
+    args += ["--recipe", str(tiny_recipe(tmp_path, "vit"))]
+    first = run_cli(*args, "--max-steps", "6")
+    assert first.returncode == 0, first.stderr[-2000:]
+    resumed = run_cli(*args, "--max-steps", "12", "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "missing keys" not in resumed.stdout + resumed.stderr
+    assert json.loads((output / "metrics.json").read_text())["training"]["steps"] == 12
+
+
+@pytest.mark.slow
 def test_resume_after_the_run_is_killed(tmp_path):
     recipe = tiny_recipe(
         tmp_path,
