@@ -76,7 +76,7 @@ def load_fer2013(source: str | os.PathLike, votes: str | os.PathLike | None = No
 def dataset_split(dataset: datasets.DatasetDict, split: str, source: str | os.PathLike) -> datasets.Dataset:
     """`dataset[split]`, or a FerHubError naming `source` and the splits it has."""
     if split not in dataset:
-        raise FerHubError(f"{source}: has no '{split}' split (found: {', '.join(dataset)})")
+        raise FerHubError(f"{source}: has no '{split}' split (found: {', '.join(dataset) or 'none'})")
     return dataset[split]
 
 

@@ -6,6 +6,7 @@ clear FER+ majority are left out). With votes attached, every evaluation scores 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -26,7 +27,7 @@ from transformers import EarlyStoppingCallback, PreTrainedModel, Trainer, Traine
 
 from .augmentation import AugmentationConfig, augment_batch
 from .cli_checks import check_training_limits
-from .data import load_fer2013
+from .data import dataset_split, load_fer2013
 from .errors import FerHubError
 from .evaluation import save_confusion_matrix
 from .image_processing_fer import FerImageProcessor
@@ -72,8 +73,16 @@ def load_checkpoint_weights(model: PreTrainedModel, folder: str | Path) -> None:
     """Copy the weights of a saved model folder (a Trainer checkpoint) into `model`, through `from_pretrained` and so
     through transformers' key conversions. Trainer's own loading (`--resume`, the best model at the end) reads the
     tensors by name without them: a ViT saves its attention weights under other names than its modules', so it left
-    every ViT layer as it was (random on resume, the last epoch's at the end) with only a warning."""
-    model.load_state_dict(type(model).from_pretrained(folder).state_dict())
+    every ViT layer as it was (random on resume, the last epoch's at the end) with only a warning. A weight that does
+    not fit is an error here."""
+    saved, loading = type(model).from_pretrained(
+        folder, config=copy.deepcopy(model.config), ignore_mismatched_sizes=True, output_loading_info=True
+    )
+    mismatched = [key for key, *_ in loading["mismatched_keys"]]
+    unmatched = sorted({*loading["missing_keys"], *loading["unexpected_keys"], *mismatched})
+    if unmatched:
+        raise FerHubError(f"{folder}: its weights do not fit this model (e.g. {', '.join(unmatched[:3])})")
+    model.load_state_dict(saved.state_dict())
 
 
 class WeightedLossTrainer(Trainer):
@@ -204,8 +213,7 @@ class EpochLogCallback(TrainerCallback):
 
 
 def _require_train_and_validation(dataset: datasets.DatasetDict, source: str, seed: int) -> datasets.DatasetDict:
-    if "train" not in dataset:
-        raise FerHubError(f"{source}: has no 'train' split (found: {', '.join(dataset) or 'none'})")
+    dataset_split(dataset, "train", source)  # or a FerHubError naming the splits there are
     if "validation" in dataset:
         return dataset
     print(f"{source} has no validation split: holding out a stratified 10% of train for model selection")
@@ -326,6 +334,15 @@ def initial_model(model_name: str, init_from: str, config_overrides: dict) -> tu
     return model, processor
 
 
+def precision_for_gpu(training: dict, on_cpu: bool, bf16_supported: bool) -> dict:
+    """A recipe's `training` settings for this machine: on a GPU without bf16 (before Ampere: T4, V100) its
+    `bf16: true` becomes fp16 mixed precision, which Trainer runs with loss scaling, instead of an error."""
+    if on_cpu or bf16_supported or not training.get("bf16"):
+        return training
+    print("this GPU has no bf16: training with fp16 mixed precision instead")
+    return {**training, "bf16": False, "fp16": True}
+
+
 def _training_arguments(
     recipe: Recipe, output_dir: Path, max_steps: int | None, on_cpu: bool, with_votes: bool
 ) -> TrainingArguments:
@@ -338,7 +355,7 @@ def _training_arguments(
         **TRAINER_DEFAULTS,
         "disable_tqdm": not sys.stderr.isatty(),  # no progress bars (escape codes) in log files
         **label_settings,
-        **recipe.training,
+        **precision_for_gpu(recipe.training, on_cpu, on_cpu or torch.cuda.is_bf16_supported()),
         "output_dir": str(output_dir / CHECKPOINT_DIR),
         "use_cpu": on_cpu,
     }

@@ -67,9 +67,14 @@ def test_predicting_images_leaves_the_video_and_table_modules_unloaded(astronaut
         "import sys\nfrom fer_hub.cli import main\n"
         f"assert main(['predict', {str(astronaut_png)!r}]) == 0\n"
         "print(sorted(name for name in sys.modules if name.split('.')[0] == 'matplotlib' or name in "
-        "('fer_hub.predict_media', 'fer_hub.video', 'fer_hub.timeline', 'fer_hub.table_writer')))"
+        "('fer_hub.predict_media', 'fer_hub.video', 'fer_hub.tracking', 'fer_hub.timeline', 'fer_hub.table_writer')))"
     )
     run = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "1 face found" in run.stdout
     assert run.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_model_values_without_a_model_before_the_images_are_an_error(astronaut_png, capsys):
+    assert main(["predict", "--model", str(astronaut_png)]) == 2
+    assert capsys.readouterr().err.strip().endswith("error: --model names no model before the images")

@@ -60,6 +60,11 @@ def test_rows_come_from_the_metrics_files(generator, tmp_path):
     ]
 
 
+def test_training_time_names_the_device_when_the_run_recorded_one(generator):
+    assert generator._training_time(8.4, None) == "8 min"
+    assert generator._training_time(None, "cpu") == "-"
+
+
 def test_a_marked_block_is_replaced_and_the_rest_kept(generator):
     text = f"intro\n{generator.START}\nold table\n{generator.END}\noutro\n"
     assert generator.with_table(text, "| new |") == f"intro\n{generator.START}\n| new |\n{generator.END}\noutro\n"

@@ -19,8 +19,9 @@ from transformers import ResNetConfig, ResNetForImageClassification, ViTConfig, 
 
 from fer_hub import LABELS, list_models
 from fer_hub.cli import main
+from fer_hub.errors import FerHubError
 from fer_hub.pretrained import init_from_pretrained
-from fer_hub.training import load_checkpoint_weights, train
+from fer_hub.training import load_checkpoint_weights, precision_for_gpu, train
 from fer_hub.zoo import create_model, load_checkpoint
 
 FIXTURE = str(Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz")
@@ -141,6 +142,21 @@ def test_checkpoint_weights_load_under_their_saved_names(model, tmp_path):
     assert all(torch.equal(tensor, expected[name]) for name, tensor in target.state_dict().items())
 
 
+def test_checkpoint_weights_that_do_not_fit_are_an_error(tmp_path):
+    create_model("vit", **TINY_CONFIGS["vit"], patch_size=4).save_pretrained(tmp_path)
+    with pytest.raises(FerHubError, match=f"{tmp_path}: its weights do not fit this model"):
+        load_checkpoint_weights(create_model("vit", **TINY_CONFIGS["vit"]), tmp_path)
+
+
+def test_bf16_recipes_fall_back_to_fp16_on_a_gpu_without_bf16(capsys):
+    training = {"bf16": True, "learning_rate": 1e-3}
+    assert precision_for_gpu(training, on_cpu=False, bf16_supported=False) == {**training, "bf16": False, "fp16": True}
+    assert "fp16" in capsys.readouterr().out
+    assert precision_for_gpu(training, on_cpu=False, bf16_supported=True) == training
+    assert precision_for_gpu(training, on_cpu=True, bf16_supported=False) == training  # CPU bf16 autocast
+    assert precision_for_gpu({"learning_rate": 1e-3}, on_cpu=False, bf16_supported=False) == {"learning_rate": 1e-3}
+
+
 @pytest.mark.slow
 def test_the_saved_vit_is_its_best_checkpoint(tmp_path):
     output = tmp_path / "vit"
@@ -155,7 +171,8 @@ def test_the_saved_vit_is_its_best_checkpoint(tmp_path):
 
 @pytest.mark.slow
 def test_a_resumed_vit_loads_every_weight_of_its_checkpoint(tmp_path):
-    """Trainer's own resume loading warns "There were missing keys" and leaves a ViT's layers random."""
+    """Trainer's own resume loading left a ViT's layers random with only a warning ("There were missing keys");
+    fer-hub's loading applies the key conversions and stops on any weight that does not fit."""
     output = tmp_path / "vit"
     args = ["train", "--model", "vit", "--data", FIXTURE, "--output-dir", str(output)]
     args += ["--recipe", str(tiny_recipe(tmp_path, "vit"))]
