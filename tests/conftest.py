@@ -7,8 +7,26 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # tiny test models: one thread, no spinning thread teams
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
 import pytest
 from PIL import Image
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """Import a repo script that is not in the package (train/*.py, benchmarks/*.py) from its path."""
+
+    def load(relative_path: str) -> ModuleType:
+        path = Path(__file__).resolve().parents[1] / relative_path
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ benchmark script's own `markdown`, and the committed page holds exactly the gene
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -15,11 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def docs_tables():
-    spec = importlib.util.spec_from_file_location("docs_tables", ROOT / "benchmarks" / "docs_tables.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def docs_tables(load_script):
+    return load_script("benchmarks/docs_tables.py")
 
 
 @pytest.fixture
