@@ -33,6 +33,9 @@ def test_rows_come_from_the_metrics_files(generator, tmp_path):
     training = {"epochs": 30.0, "wall_minutes_this_run": 8.4}
     on_gpu = {**training, "device": "NVIDIA H200"}
     write_metrics(tmp_path / "train/results/cnn/metrics.json", accuracy=0.6123, training=on_gpu)
+    (tmp_path / "train/results/cnn/metrics-tta.json").write_text(
+        json.dumps({"split": "validation", "tta": True, "accuracy": 0.6234, "f1_macro": 0.55})
+    )
     write_metrics(tmp_path / "checkpoints/cnn/metrics.json", accuracy=0.1, training=training)  # the run's record wins
     write_metrics(
         tmp_path / "checkpoints/rnn/metrics.json",
@@ -46,14 +49,23 @@ def test_rows_come_from_the_metrics_files(generator, tmp_path):
     lines = generator.results_table(tmp_path).splitlines()
     assert lines[0] == (
         "| model | trained on | parameters | training time | epochs | PublicTest accuracy | PublicTest macro-F1 | "
-        "FER+ majority accuracy | FER+ majority macro-F1 | study floor (test accuracy) |"
+        "PublicTest accuracy, flip TTA | FER+ majority accuracy | FER+ majority macro-F1 | study floor (test accuracy) |"
     )
     cnn, rnn = generator.parameters("cnn"), generator.parameters("rnn")
     assert lines[2:] == [
-        f"| cnn | FER2013 | {cnn / 1e6:.2f}M | 8 min, NVIDIA H200 | 30.0 | 0.6123 | 0.5000 | - | - | 0.583 |",
-        f"| rnn | FER2013 | {rnn / 1e6:.2f}M | 8 min, CPU | 30.0 | 0.4821 | 0.5000 | 0.5555 | 0.4444 | 0.452 |",
-        f"| ensemble (cnn + rnn) | - | {(cnn + rnn) / 1e6:.2f}M | - | - | 0.6399 | 0.5000 | - | - | - |",
+        f"| cnn | FER2013 | {cnn / 1e6:.2f}M | 8 min, NVIDIA H200 | 30.0 | 0.6123 | 0.5000 | 0.6234 | - | - | 0.583 |",
+        f"| rnn | FER2013 | {rnn / 1e6:.2f}M | 8 min, CPU | 30.0 | 0.4821 | 0.5000 | - | 0.5555 | 0.4444 | 0.452 |",
+        f"| ensemble (cnn + rnn) | - | {(cnn + rnn) / 1e6:.2f}M | - | - | 0.6399 | 0.5000 | - | - | - | - |",
     ]
+
+
+def test_a_tta_file_without_flipped_averaging_is_refused(generator, tmp_path):
+    write_metrics(tmp_path / "train/results/cnn/metrics.json", accuracy=0.6123)
+    (tmp_path / "train/results/cnn/metrics-tta.json").write_text(
+        json.dumps({"split": "validation", "tta": False, "accuracy": 0.6123, "f1_macro": 0.5})
+    )
+    with pytest.raises(SystemExit, match="metrics-tta.json: lacks flipped-image averaging"):
+        generator.results_table(tmp_path)
 
 
 def test_training_time_names_the_device_when_the_run_recorded_one(generator):

@@ -3,8 +3,9 @@
 One row per `train/results/<name>/metrics.json` (a training run's, or an ensemble's from
 `fer-hub evaluate --model A B C --output ...`), and per `checkpoints/<name>/metrics.json` without such a run:
 parameters (the model as its recipe builds it; an ensemble: its members' sum), wall time, device and epochs
-of the run, PublicTest accuracy and macro-F1, the FER+ majority accuracy when a metrics file has it, and the
-study's test-accuracy floor. The table goes between the markers
+of the run, PublicTest accuracy and macro-F1, the accuracy with flipped-image averaging where a `metrics-tta.json`
+(`fer-hub evaluate --tta`) lies beside the metrics file, the FER+ majority accuracy when a metrics file has it, and
+the study's test-accuracy floor. The table goes between the markers
 
     <!-- results-table:start -->
     <!-- results-table:end -->
@@ -65,7 +66,7 @@ def zoo_name(reference: str) -> str:
     return Path(reference).name
 
 
-def row(name: str, metrics: dict, recipe: Path) -> dict:
+def row(name: str, metrics: dict, recipe: Path, tta_metrics: dict | None = None) -> dict:
     members = [zoo_name(member) for member in metrics.get("ensemble", [])]
     training = metrics.get("training", {})
     ferplus = metrics.get("ferplus_majority")
@@ -78,6 +79,7 @@ def row(name: str, metrics: dict, recipe: Path) -> dict:
         "epochs": training.get("epochs"),
         "accuracy": metrics["accuracy"],
         "f1_macro": metrics["f1_macro"],
+        "tta_accuracy": tta_metrics["accuracy"] if tta_metrics else None,
         "ferplus_accuracy": ferplus["accuracy"] if ferplus else None,
         "ferplus_f1_macro": ferplus["f1_macro"] if ferplus else None,
         "floor": STUDY_FLOOR.get(name),
@@ -96,20 +98,28 @@ def _training_time(minutes: float | None, device: str | None) -> str:
     return f"{minutes:.0f} min{where}"
 
 
+def _validation_metrics(path: Path, tta: bool) -> dict:
+    """A metrics file that scores PublicTest, with (`tta`) or without flipped-image averaging."""
+    metrics = json.loads(path.read_text())
+    if metrics.get("split") != "validation":
+        raise SystemExit(f"{path}: scores the '{metrics.get('split')}' split; the table shows PublicTest (validation)")
+    if bool(metrics.get("tta")) != tta:
+        raise SystemExit(f"{path}: {'lacks' if tta else 'has'} flipped-image averaging (tta)")
+    return metrics
+
+
 def results_table(root: Path = ROOT) -> str:
     """The Markdown table of every metrics file, study models in the study's order first."""
-    runs, recipes = {}, {}
+    runs, recipes, tta_runs = {}, {}, {}
     for name, path in metrics_files(root).items():
         recipes[name] = path.parent / "recipe.yaml"
-        runs[name] = json.loads(path.read_text())
-        if runs[name].get("split") != "validation":
-            raise SystemExit(
-                f"{path}: scores the '{runs[name].get('split')}' split; the table shows PublicTest (validation)"
-            )
+        runs[name] = _validation_metrics(path, tta=False)
+        tta_path = path.parent / "metrics-tta.json"
+        tta_runs[name] = _validation_metrics(tta_path, tta=True) if tta_path.is_file() else None
     order = sorted(
         runs, key=lambda name: (list(STUDY_FLOOR).index(name) if name in STUDY_FLOOR else len(STUDY_FLOOR), name)
     )
-    rows = [row(name, runs[name], recipes[name]) for name in order]
+    rows = [row(name, runs[name], recipes[name], tta_runs[name]) for name in order]
     with_ferplus = any(entry["ferplus_accuracy"] is not None for entry in rows)
     header = [
         "model",
@@ -119,6 +129,7 @@ def results_table(root: Path = ROOT) -> str:
         "epochs",
         "PublicTest accuracy",
         "PublicTest macro-F1",
+        "PublicTest accuracy, flip TTA",
     ]
     header += ["FER+ majority accuracy", "FER+ majority macro-F1"] if with_ferplus else []
     header += ["study floor (test accuracy)"]
@@ -132,6 +143,7 @@ def results_table(root: Path = ROOT) -> str:
             _number(entry["epochs"], ".1f"),
             f"{entry['accuracy']:.4f}",
             f"{entry['f1_macro']:.4f}",
+            _number(entry["tta_accuracy"], ".4f"),
         ]
         cells += (
             [_number(entry["ferplus_accuracy"], ".4f"), _number(entry["ferplus_f1_macro"], ".4f")]
