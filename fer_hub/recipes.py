@@ -45,16 +45,34 @@ def default_recipe_path(model: str) -> Path:
     return RECIPE_DIR / f"{model_entry(model).recipe}.yaml"
 
 
-def load_recipe(path: str | Path, on_cpu: bool) -> Recipe:
-    """Read a recipe; on a machine without a GPU its `cpu:` section overrides the rest."""
-    path = Path(path)
+def _read_fields(path: Path, children: tuple[Path, ...] = ()) -> dict:
+    """A recipe file's fields, over those of the recipe its `base:` names (a file beside it, else a packaged
+    recipe of that name), recursively."""
     if not path.is_file():
         raise FerHubError(f"{path}: recipe not found")
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise FerHubError(f"{path}: not valid YAML ({error})") from None
-    if not isinstance(raw, dict) or "model" not in raw:
+    if not isinstance(raw, dict):
+        raise FerHubError(f"{path}: a recipe is a mapping with at least a 'model' field")
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    base_path = path.parent / str(base)
+    if not base_path.is_file():
+        base_path = RECIPE_DIR / str(base)
+    if base_path.resolve() in (path.resolve(), *children):
+        raise FerHubError(f"{path}: field 'base': {base} leads back to this recipe")
+    return _merge(_read_fields(base_path, (*children, path.resolve())), raw)
+
+
+def load_recipe(path: str | Path, on_cpu: bool) -> Recipe:
+    """Read a recipe (over its `base:` recipe, if it names one); on a machine without a GPU its `cpu:` section
+    overrides the rest."""
+    path = Path(path)
+    raw = _read_fields(path)
+    if "model" not in raw:
         raise FerHubError(f"{path}: a recipe is a mapping with at least a 'model' field")
     cpu = raw.pop("cpu", {}) or {}
     if on_cpu:

@@ -129,7 +129,7 @@ def results_table(root: Path = ROOT) -> str:
         "epochs",
         "PublicTest accuracy",
         "PublicTest macro-F1",
-        "PublicTest accuracy, flip TTA",
+        "flip TTA accuracy",
     ]
     header += ["FER+ majority accuracy", "FER+ majority macro-F1"] if with_ferplus else []
     header += ["study floor (test accuracy)"]
