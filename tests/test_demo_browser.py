@@ -54,7 +54,12 @@ OVERFLOWS = """() => {
     if (document.documentElement.scrollWidth > window.innerWidth) found.push('the page scrolls sideways');
     return found;
 }"""
-IMAGE_LOADED = "image => image.complete && image.naturalWidth > 0"
+# Every face crop and the annotated photo, looked up again at each poll (Gradio may swap the elements while it
+# renders a new result), has loaded and is not broken.
+FACE_IMAGES_LOADED = """count => {
+    const images = [...document.querySelectorAll('#fer-cards img.fer-crop, #fer-faces img')];
+    return images.length === count + 1 && images.every(image => image.complete && image.naturalWidth > 0);
+}"""
 BROKEN_IMAGES = """() => [...document.images]
     .filter(image => image.offsetParent && image.complete && !image.naturalWidth).map(image => image.src)"""
 
@@ -145,10 +150,8 @@ def assert_every_face_labelled(page, count: int) -> None:
     assert all(FACE_TITLE.match(title) for title in titles.all_inner_texts()), titles.all_inner_texts()
     numbers = sorted(int(title.split()[1].rstrip(":")) for title in titles.all_inner_texts())
     assert numbers == list(range(1, count + 1))
-    annotated = page.locator("#fer-faces img")
-    expect(annotated).to_be_visible()
-    for image in [*page.locator("#fer-cards img.fer-crop").all(), annotated]:  # each one loads, none is broken
-        page.wait_for_function(IMAGE_LOADED, arg=image.element_handle(), timeout=RESULT_TIMEOUT)
+    expect(page.locator("#fer-faces img")).to_be_visible()
+    page.wait_for_function(FACE_IMAGES_LOADED, arg=count, timeout=RESULT_TIMEOUT)
 
 
 def screenshot(page, tmp_path, name: str) -> Path:
