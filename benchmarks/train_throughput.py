@@ -31,8 +31,8 @@ from torch.utils.data import DataLoader
 from transformers import TrainingArguments, default_data_collator
 
 from fer_hub import create_model, image_processor_for, list_models, load_fer2013
-from fer_hub.recipes import Recipe, default_recipe_path, load_recipe
-from fer_hub.training import class_weights, with_transform
+from fer_hub.training.recipes import Recipe, default_recipe_path, load_recipe
+from fer_hub.training.train import class_weights, with_transform
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CSV = ROOT.parent / "shared" / "datasets" / "fer2013" / "fer2013-train-publictest.csv.gz"

@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the tests' clip maker
 from video_clips import write_clip  # noqa: E402
 
-from fer_hub.cli import main as fer_hub_main  # noqa: E402
-from fer_hub.inference import get_recognizer  # noqa: E402
-from fer_hub.video import analyze_video  # noqa: E402
+from fer_hub.cli.main import main as fer_hub_main  # noqa: E402
+from fer_hub.inference.recognizer import get_recognizer  # noqa: E402
+from fer_hub.media.video import analyze_video  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIZE = (640, 480)

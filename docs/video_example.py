@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the tests' clip maker
 from video_clips import FACE_SIDE, face_positions, pictures  # noqa: E402
 
-from fer_hub.cli import main  # noqa: E402
+from fer_hub.cli.main import main  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent
 FER_FACES = {"neutral": 116, "happy": 73, "surprise": 104, "sad": 92}  # rows of tests/fixtures/fer2013_tiny.csv.gz

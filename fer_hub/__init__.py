@@ -3,7 +3,7 @@
 `import fer_hub` registers fer-hub's architectures with transformers' Auto classes, so
 `AutoModelForImageClassification.from_pretrained(folder)` loads a fer-hub folder with the installed classes. The
 public names below are imported on first use. The `fer-hub` command leaves the registration to the subcommand
-that needs it (every path that creates or loads a model imports `fer_hub.zoo`, which registers), so
+that needs it (every path that creates or loads a model imports `fer_hub.models.factory`, which registers), so
 `fer-hub --help` and argument errors answer without importing torch.
 """
 
@@ -17,27 +17,27 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"  # the one place the version is written; pyproject.toml reads it
 
 if TYPE_CHECKING:
-    from .data import load_fer2013
-    from .image_processing_fer import FerImageProcessor
+    from .data.fer2013 import load_fer2013
     from .labels import LABELS
-    from .registry import list_models
-    from .table_writer import write_csv, write_jsonl
-    from .video import FrameResult, TrackedFace, analyze_video
-    from .zoo import create_model, image_processor_for, save_checkpoint
+    from .media.table_writer import write_csv, write_jsonl
+    from .media.video import FrameResult, TrackedFace, analyze_video
+    from .models.factory import create_model, image_processor_for, save_checkpoint
+    from .models.image_processing_fer import FerImageProcessor
+    from .models.registry import list_models
 
 _PUBLIC_NAMES = {  # name -> the module defining it
     "LABELS": "labels",
-    "FerImageProcessor": "image_processing_fer",
-    "create_model": "zoo",
-    "image_processor_for": "zoo",
-    "list_models": "registry",
-    "load_fer2013": "data",
-    "save_checkpoint": "zoo",
-    "analyze_video": "video",
-    "FrameResult": "video",
-    "TrackedFace": "video",
-    "write_csv": "table_writer",
-    "write_jsonl": "table_writer",
+    "FerImageProcessor": "models.image_processing_fer",
+    "create_model": "models.factory",
+    "image_processor_for": "models.factory",
+    "list_models": "models.registry",
+    "load_fer2013": "data.fer2013",
+    "save_checkpoint": "models.factory",
+    "analyze_video": "media.video",
+    "FrameResult": "media.video",
+    "TrackedFace": "media.video",
+    "write_csv": "media.table_writer",
+    "write_jsonl": "media.table_writer",
 }
 __all__ = list(_PUBLIC_NAMES)
 
@@ -62,4 +62,4 @@ def _started_as_the_cli() -> bool:
 
 
 if not _started_as_the_cli():
-    from . import zoo  # importing it registers the architectures with the Auto classes
+    from .models import factory  # importing it registers the architectures with the Auto classes

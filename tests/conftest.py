@@ -98,7 +98,7 @@ def trained_model_dir(tmp_path_factory):
     remote code, metrics.json, confusion matrix, recipe.yaml and a checkpoints/ folder. Do not modify it."""
     from pathlib import Path
 
-    from fer_hub.training import train
+    from fer_hub.training.train import train
 
     folder = tmp_path_factory.mktemp("trained") / "sepnet"
     train("sepnet", str(Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz"), folder, max_steps=1)

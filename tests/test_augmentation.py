@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from fer_hub import FerImageProcessor, load_fer2013
-from fer_hub.augmentation import AugmentationConfig, augment_batch
-from fer_hub.training import with_transform
+from fer_hub.data.augmentation import AugmentationConfig, augment_batch
+from fer_hub.training.train import with_transform
 
 TINY_CSV = Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz"
 NOTHING = dict(rotation=0, shift=0, shear=0, zoom=0, horizontal_flip=False, crop_padding=0, erasing=0)

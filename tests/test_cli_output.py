@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from fer_hub import load_fer2013
-from fer_hub.onnx_runtime import load_onnx
-from fer_hub.zoo import DEFAULT_MODEL_DIR, load_checkpoint
+from fer_hub.inference.onnx_runtime import load_onnx
+from fer_hub.models.factory import DEFAULT_MODEL_DIR, load_checkpoint
 
 pytestmark = pytest.mark.slow  # a fresh interpreter exports and quantizes the model
 

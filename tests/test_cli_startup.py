@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fer_hub.cli import main
+from fer_hub.cli.main import main
 
 HEAVY = ("torch", "transformers", "datasets", "gradio", "huggingface_hub")
 CONSOLE_SCRIPT = Path(sys.executable).with_name("fer-hub")  # installed beside the interpreter
@@ -95,6 +95,6 @@ def test_an_unexpected_error_keeps_its_traceback(monkeypatch):
     def broken_check(port: int) -> int:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr("fer_hub.cli.check_port", broken_check)
+    monkeypatch.setattr("fer_hub.cli.main.check_port", broken_check)
     with pytest.raises(ZeroDivisionError, match="a bug"):
         main(["demo", "--port", "7860"])

@@ -22,10 +22,10 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForImageClassification
 
-from fer_hub.convert import LEGACY_RENAMES, convert_legacy_checkpoint
 from fer_hub.errors import FerHubError
-from fer_hub.registry import MODELS
-from fer_hub.zoo import DEFAULT_MODEL_DIR
+from fer_hub.models.convert import LEGACY_RENAMES, convert_legacy_checkpoint
+from fer_hub.models.factory import DEFAULT_MODEL_DIR
+from fer_hub.models.registry import MODELS
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_DIR = ROOT / "fer_hub"
@@ -135,7 +135,7 @@ def test_shipped_folder_code_equals_the_package_and_loads_without_fer_hub(folder
         name for name, source in code.items() if source is None or source.read_bytes() != (folder / name).read_bytes()
     ]
     assert not stale, (
-        f"{folder}: {stale} differ from the package's files; run fer_hub.convert.convert_legacy_checkpoint"
+        f"{folder}: {stale} differ from the package's files; run fer_hub.models.convert.convert_legacy_checkpoint"
     )
 
     environment = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1"}

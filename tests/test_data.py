@@ -72,9 +72,9 @@ def test_image_folder_tree(tmp_path):
 def test_parsed_once_then_served_from_cache(tmp_path, monkeypatch):
     path = write_csv(tmp_path / "one.csv", ["emotion,pixels,Usage", f"1,{GOOD_PIXELS},PublicTest"])
     load_fer2013(path)
-    import fer_hub.data
+    import fer_hub.data.fer2013
 
-    monkeypatch.setattr(fer_hub.data, "_parse_kaggle_csv", lambda path: pytest.fail("parsed again"))
+    monkeypatch.setattr(fer_hub.data.fer2013, "_parse_kaggle_csv", lambda path: pytest.fail("parsed again"))
     assert load_fer2013(path)["validation"]["label"] == [1]
     write_csv(path, ["emotion,pixels,Usage", f"2,{GOOD_PIXELS},PublicTest"])
     with pytest.raises(pytest.fail.Exception):

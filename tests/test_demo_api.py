@@ -6,8 +6,8 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
+from fer_hub.demo.http_api import predict_over_http
 from fer_hub.errors import FerHubError
-from fer_hub.http_api import predict_over_http
 from fer_hub.labels import LABELS
 
 
@@ -84,7 +84,7 @@ def test_concurrent_requests_are_all_answered(client, astronaut_png):
 
 @pytest.fixture(scope="module")
 def handlers():
-    from fer_hub.demo import FerDemo
+    from fer_hub.demo.app import FerDemo
 
     return FerDemo()
 

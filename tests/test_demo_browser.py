@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
-from fer_hub.demo import SPACE_EXAMPLES
+from fer_hub.demo.app import SPACE_EXAMPLES
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_hub.annotation import CROP_SIDE, EXPRESSION_COLORS, MIN_DISPLAY_SIDE, draw_faces, face_cards
-from fer_hub.inference import Face
+from fer_hub.inference.recognizer import Face
 from fer_hub.labels import LABELS
+from fer_hub.media.annotation import CROP_SIDE, EXPRESSION_COLORS, MIN_DISPLAY_SIDE, draw_faces, face_cards
 
 
 def face(box, label: str, top: float = 0.9) -> Face:
@@ -88,7 +88,7 @@ def test_card_numbers_follow_the_given_face_ids():
 
 
 def test_examples_come_in_labelled_sets_and_only_fer2013_crops_are_whole_faces():
-    from fer_hub.demo import SPACE_EXAMPLES, example_sets
+    from fer_hub.demo.app import SPACE_EXAMPLES, example_sets
 
     sets = example_sets(SPACE_EXAMPLES)
     assert [name for name, *_ in sets] == ["group", "faces", "fer2013"]
@@ -107,9 +107,9 @@ def test_examples_come_in_labelled_sets_and_only_fer2013_crops_are_whole_faces()
 
 
 def test_the_panel_reads_the_default_models_metrics_and_counts_its_parameters():
-    from fer_hub.classifier import load_model_classifier
-    from fer_hub.model_info import model_facts
-    from fer_hub.zoo import DEFAULT_MODEL_DIR
+    from fer_hub.demo.model_info import model_facts
+    from fer_hub.inference.classifier import load_model_classifier
+    from fer_hub.models.factory import DEFAULT_MODEL_DIR
 
     metrics = json.loads((DEFAULT_MODEL_DIR / "metrics.json").read_text())
     classifier = load_model_classifier("default")
@@ -125,7 +125,7 @@ def test_the_panel_reads_the_default_models_metrics_and_counts_its_parameters():
 
 
 def test_the_panel_names_fer_plus_training_and_both_label_sets(tmp_path):
-    from fer_hub.model_info import ModelFacts, read_model_metrics
+    from fer_hub.demo.model_info import ModelFacts, read_model_metrics
 
     metrics = {
         "split": "validation",
@@ -145,7 +145,7 @@ def test_the_panel_names_fer_plus_training_and_both_label_sets(tmp_path):
 
 
 def test_a_model_without_metrics_says_so(tmp_path):
-    from fer_hub.model_info import ModelFacts, read_model_metrics
+    from fer_hub.demo.model_info import ModelFacts, read_model_metrics
 
     assert read_model_metrics(str(tmp_path)) is None
     (tmp_path / "metrics.json").write_text("{not json")
@@ -154,7 +154,7 @@ def test_a_model_without_metrics_says_so(tmp_path):
 
 
 def test_the_demo_panel_gives_the_models_scores_and_latency():
-    from fer_hub.demo import FerDemo
+    from fer_hub.demo.app import FerDemo
 
     panel = FerDemo().model_panel("default")
     assert re.search(r"\d+\.\d ms to classify a face", panel) and "PublicTest" in panel
@@ -171,7 +171,7 @@ def GPU(task=None, *, duration=None, size=None):  # the signature of spaces.GPU
         return function
     return wrap if task is None else wrap(task)
 sys.modules["spaces"] = types.SimpleNamespace(GPU=GPU)
-from fer_hub.demo import GPU_SECONDS, build_demo
+from fer_hub.demo.app import GPU_SECONDS, build_demo
 build_demo(examples_dir=None)
 names = sorted(name for name, duration in decorated if duration == GPU_SECONDS)
 print(names)
@@ -186,7 +186,7 @@ def test_inference_handlers_get_the_zero_gpu_decorator_when_spaces_is_installed(
 
 
 def test_without_spaces_the_decorator_does_nothing():
-    from fer_hub.demo import zero_gpu
+    from fer_hub.demo.app import zero_gpu
 
     with pytest.raises(ImportError):  # the project's environment has no `spaces`: the local demo must not need it
         import spaces  # noqa: F401

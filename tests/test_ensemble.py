@@ -14,10 +14,10 @@ import torch
 from PIL import Image
 
 from fer_hub import create_model, image_processor_for, load_fer2013, save_checkpoint
-from fer_hub.classifier import EnsembleClassifier, ModelClassifier, load_classifier
-from fer_hub.cli import main
-from fer_hub.inference import get_recognizer, model_choices
-from fer_hub.metrics import classification_report
+from fer_hub.cli.main import main
+from fer_hub.evaluation.metrics import classification_report
+from fer_hub.inference.classifier import EnsembleClassifier, ModelClassifier, load_classifier
+from fer_hub.inference.recognizer import get_recognizer, model_choices
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz"
 

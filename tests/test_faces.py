@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from fer_hub.errors import FerHubError
-from fer_hub.faces import FRAME_RAISE, FRAME_SIDE, MIN_TILT, FaceBox, FaceDetector, boxes_in_image, face_crop
+from fer_hub.inference.faces import FRAME_RAISE, FRAME_SIDE, MIN_TILT, FaceBox, FaceDetector, boxes_in_image, face_crop
 
 # Where the astronaut's face and eyes are in skimage's 512x512 photo (by eye).
 FACE_CENTRE = (226, 125)

@@ -7,10 +7,10 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from fer_hub.cli import main
+from fer_hub.cli.main import main
+from fer_hub.demo.http_api import predict_over_http
 from fer_hub.errors import FerHubError
-from fer_hub.http_api import predict_over_http
-from fer_hub.inference import EmotionRecognizer, get_recognizer
+from fer_hub.inference.recognizer import EmotionRecognizer, get_recognizer
 from fer_hub.labels import LABELS
 
 FACE = [178, 68, 96, 114]  # the astronaut's face in skimage's 512x512 photo

@@ -4,7 +4,7 @@ in three of the four astronaut photos) failed: every face found, no false box (t
 import pytest
 from face_scenes import CASES, astronaut_scenes, group_photos, match
 
-from fer_hub.faces import FaceDetector
+from fer_hub.inference.faces import FaceDetector
 
 GROUP_FACES = 18
 

@@ -21,14 +21,14 @@ import torch.nn.functional as F
 import yaml
 
 from fer_hub import LABELS, load_fer2013
-from fer_hub.cli import main
-from fer_hub.data import FERPLUS_EMOTION_COLUMNS, ferplus_targets
+from fer_hub.cli.main import main
+from fer_hub.data.fer2013 import FERPLUS_EMOTION_COLUMNS, ferplus_targets
 from fer_hub.errors import FerHubError
-from fer_hub.image_processing_fer import FerImageProcessor
+from fer_hub.hub.model_card import render_model_card
 from fer_hub.labels import NO_FERPLUS_LABEL
-from fer_hub.model_card import render_model_card
-from fer_hub.recipes import Recipe
-from fer_hub.training import (
+from fer_hub.models.image_processing_fer import FerImageProcessor
+from fer_hub.training.recipes import Recipe
+from fer_hub.training.train import (
     batch_transform,
     class_weights,
     gray_pixels,
@@ -369,7 +369,7 @@ def test_ferplus_training_reports_both_label_sets(ferplus_run):
 
 @pytest.mark.slow
 def test_fer2013_training_with_votes_scores_both_but_selects_on_fer2013(tmp_path):
-    from fer_hub.training import train
+    from fer_hub.training.train import train
 
     recipe = tiny_recipe(tmp_path)
     metrics = train("sepnet", str(FIXTURE), tmp_path / "run", recipe_path=recipe, max_steps=2, votes=str(VOTES))
@@ -381,7 +381,7 @@ def test_fer2013_training_with_votes_scores_both_but_selects_on_fer2013(tmp_path
 
 @pytest.mark.slow
 def test_recipe_key_labels_ferplus(tmp_path):
-    from fer_hub.training import train
+    from fer_hub.training.train import train
 
     recipe = tiny_recipe(tmp_path, labels="ferplus", balancing="oversample")
     with pytest.raises(FerHubError, match="needs the FER\\+ votes"):
@@ -459,7 +459,7 @@ def test_init_from_a_fer_hub_folder_of_the_same_architecture(ferplus_run, tmp_pa
     with pytest.raises(FerHubError, match="cannot start sepnet from this model folder"):
         initial_model("sepnet", str(folder), {"stage_channels": [32, 32, 32]})
 
-    from fer_hub.training import train
+    from fer_hub.training.train import train
 
     metrics = train(
         "sepnet",
@@ -475,7 +475,7 @@ def test_init_from_a_fer_hub_folder_of_the_same_architecture(ferplus_run, tmp_pa
 
 
 def test_metrics_when_no_face_has_a_clear_majority():
-    from fer_hub.metrics import label_set_reports, trainer_metrics
+    from fer_hub.evaluation.metrics import label_set_reports, trainer_metrics
 
     predictions, labels = np.array([1, 2, 3]), np.array([1, 2, 0])
     reports = label_set_reports(predictions, labels, np.array([-1, -1, -1]))

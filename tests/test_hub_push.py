@@ -18,10 +18,10 @@ import torch
 from huggingface_hub import ModelCard
 from PIL import Image
 
-from fer_hub.cli import main
+from fer_hub.cli.main import main
 from fer_hub.errors import FerHubError
-from fer_hub.hub import push_model
-from fer_hub.zoo import load_checkpoint
+from fer_hub.hub.push import push_model
+from fer_hub.models.factory import load_checkpoint
 
 pytestmark = pytest.mark.hub
 

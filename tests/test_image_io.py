@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fer_hub.data.image_io import MAX_SIDE, read_image, to_rgb
 from fer_hub.errors import FerHubError
-from fer_hub.image_io import MAX_SIDE, read_image, to_rgb
 
 
 @pytest.mark.parametrize("name", ["notes.txt", "empty.png", "truncated.jpg", "truncated.png", "bomb.png", "big.png"])

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_hub.classifier import ModelClassifier, load_classifier
 from fer_hub.errors import FerHubError
-from fer_hub.faces import FaceDetector
-from fer_hub.image_processing_fer import FerImageProcessor
-from fer_hub.inference import EmotionRecognizer, Face, count_faces, get_recognizer
+from fer_hub.inference.classifier import ModelClassifier, load_classifier
+from fer_hub.inference.faces import FaceDetector
+from fer_hub.inference.recognizer import EmotionRecognizer, Face, count_faces, get_recognizer
 from fer_hub.labels import LABELS
+from fer_hub.models.image_processing_fer import FerImageProcessor
 
 
 class RecordingClassifier:
@@ -106,7 +106,7 @@ def test_count_faces_wording():
 
 
 def test_a_model_with_other_classes_is_refused(tmp_path):
-    from fer_hub.zoo import create_model, image_processor_for, save_checkpoint
+    from fer_hub.models.factory import create_model, image_processor_for, save_checkpoint
 
     model = create_model("rnn")
     model.config.id2label = dict(enumerate(reversed(LABELS)))

@@ -13,12 +13,12 @@ import yaml
 from huggingface_hub import ModelCard
 
 from fer_hub import LABELS, create_model, image_processor_for, save_checkpoint
-from fer_hub.cli import main
+from fer_hub.cli.main import main
 from fer_hub.errors import FerHubError
-from fer_hub.hub import model_upload_files
-from fer_hub.metrics import classification_report
-from fer_hub.model_card import render_model_card, write_model_card
-from fer_hub.zoo import load_checkpoint
+from fer_hub.evaluation.metrics import classification_report
+from fer_hub.hub.model_card import render_model_card, write_model_card
+from fer_hub.hub.push import model_upload_files
+from fer_hub.models.factory import load_checkpoint
 
 
 @pytest.fixture

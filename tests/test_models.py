@@ -22,7 +22,7 @@ from transformers.modeling_outputs import (
 
 from fer_hub import LABELS, create_model, image_processor_for, list_models, save_checkpoint
 from fer_hub.errors import FerHubError
-from fer_hub.registry import MODELS
+from fer_hub.models.registry import MODELS
 
 STUDY_MODELS = ["vgg16", "resnet101", "cnn", "rnn", "vit"]
 CUSTOM_MODELS = [name for name, entry in MODELS.items() if entry.is_custom]

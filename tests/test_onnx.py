@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from fer_hub import load_fer2013
-from fer_hub.cli import main
-from fer_hub.onnx_runtime import load_onnx
-from fer_hub.zoo import DEFAULT_MODEL_DIR, load_checkpoint
+from fer_hub.cli.main import main
+from fer_hub.inference.onnx_runtime import load_onnx
+from fer_hub.models.factory import DEFAULT_MODEL_DIR, load_checkpoint
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz"
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from fer_hub.cli import main
+from fer_hub.cli.main import main
 from fer_hub.labels import LABELS
 
 
@@ -33,7 +33,7 @@ def test_json_output_and_a_bad_image_among_good_ones(astronaut_png, bad_images, 
 def test_no_face_suggests_whole_image_which_classifies_the_crop(tmp_path, capsys):
     from PIL import Image
 
-    from fer_hub.predict import NO_FACE_HINT
+    from fer_hub.cli.predict import NO_FACE_HINT
 
     crop = tmp_path / "crop.png"
     Image.new("L", (48, 48), 128).save(crop)
@@ -64,10 +64,10 @@ def test_predicting_images_leaves_the_video_and_table_modules_unloaded(astronaut
     import sys
 
     program = (
-        "import sys\nfrom fer_hub.cli import main\n"
+        "import sys\nfrom fer_hub.cli.main import main\n"
         f"assert main(['predict', {str(astronaut_png)!r}]) == 0\n"
         "print(sorted(name for name in sys.modules if name.split('.')[0] == 'matplotlib' or name in "
-        "('fer_hub.predict_media', 'fer_hub.video', 'fer_hub.tracking', 'fer_hub.timeline', 'fer_hub.table_writer')))"
+        "('fer_hub.cli.predict_media', 'fer_hub.media.video', 'fer_hub.media.tracking', 'fer_hub.media.timeline', 'fer_hub.media.table_writer')))"
     )
     run = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]

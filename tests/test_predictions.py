@@ -13,10 +13,10 @@ import torch
 from PIL import Image
 
 from fer_hub import LABELS, create_model, image_processor_for, load_fer2013, save_checkpoint
-from fer_hub.classifier import load_classifier
-from fer_hub.cli import main
-from fer_hub.data import NO_LABEL
-from fer_hub.predict_data import PREDICTIONS_HEADER, write_predictions
+from fer_hub.cli.main import main
+from fer_hub.data.fer2013 import NO_LABEL
+from fer_hub.evaluation.predictions import PREDICTIONS_HEADER, write_predictions
+from fer_hub.inference.classifier import load_classifier
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz"
 

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from fer_hub import create_model, image_processor_for, load_fer2013, save_checkpoint
-from fer_hub.classifier import SOURCE_ROOT, checkpoint_names, checkpoints_dir, load_classifier, resolve_model
-from fer_hub.cli import main
-from fer_hub.onnx_export import export_onnx
-from fer_hub.zoo import DEFAULT_MODEL_DIR
+from fer_hub.cli.main import main
+from fer_hub.inference.classifier import SOURCE_ROOT, checkpoint_names, checkpoints_dir, load_classifier, resolve_model
+from fer_hub.models.factory import DEFAULT_MODEL_DIR
+from fer_hub.models.onnx_export import export_onnx
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz"
 

@@ -15,9 +15,9 @@ import pytest
 import tomllib
 from huggingface_hub import SpaceCard, snapshot_download
 
-from fer_hub.cli import main
+from fer_hub.cli.main import main
 from fer_hub.errors import FerHubError
-from fer_hub.hub import PACKAGE_DIR, SPACE_DIR, push_space
+from fer_hub.hub.push import PACKAGE_DIR, SPACE_DIR, push_space
 
 pytestmark = pytest.mark.hub
 
@@ -49,7 +49,7 @@ def test_space_gets_the_app_and_the_package_in_one_commit(hub_endpoint, repo_id)
         "app.py",
         "requirements.txt",
         "fer_hub/__init__.py",
-        "fer_hub/demo.py",
+        "fer_hub/demo/app.py",
         "fer_hub/default_model/model.safetensors",
     } <= files
     assert {f"examples/{path.name}" for path in (SPACE_DIR / "examples").iterdir()} <= files
@@ -62,7 +62,10 @@ def test_space_gets_the_app_and_the_package_in_one_commit(hub_endpoint, repo_id)
     assert published.data.models == ["someone/fer-cnn", "someone/fer-vit"]  # the Hub links the Space to them
     assert {**published.data.to_dict(), "models": None} == {**folder.data.to_dict(), "models": None}
     assert published.text == folder.text
-    assert hub_endpoint.read(repo_id, "fer_hub/zoo.py", "space") == (PACKAGE_DIR / "zoo.py").read_bytes()
+    assert (
+        hub_endpoint.read(repo_id, "fer_hub/models/factory.py", "space")
+        == (PACKAGE_DIR / "models" / "factory.py").read_bytes()
+    )
 
 
 @pytest.mark.slow

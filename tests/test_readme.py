@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from fer_hub.cli import build_parser
+from fer_hub.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fer_hub.errors import FerHubError
-from fer_hub.recipes import RECIPE_DIR, load_recipe
+from fer_hub.training.recipes import RECIPE_DIR, load_recipe
 
 
 @pytest.mark.parametrize("path", sorted(RECIPE_DIR.glob("*.yaml")), ids=lambda path: path.stem)

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fer_hub.cli import main
+from fer_hub.cli.main import main
 from fer_hub.errors import FerHubError
-from fer_hub.recipes import RECIPE_DIR, default_recipe_path
-from fer_hub.registry import MODELS, entry_for_model_type, list_models, model_entry
+from fer_hub.models.registry import MODELS, entry_for_model_type, list_models, model_entry
+from fer_hub.training.recipes import RECIPE_DIR, default_recipe_path
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "fer_hub"
 
@@ -64,7 +64,7 @@ def test_registry_reads_without_torch_or_transformers():
         package = types.ModuleType("fer_hub")
         package.__path__ = [{str(PACKAGE_DIR)!r}]  # its modules, without running fer_hub/__init__.py
         sys.modules["fer_hub"] = package
-        from fer_hub.registry import list_models, model_entry
+        from fer_hub.models.registry import list_models, model_entry
         print(",".join(list_models()), model_entry("vit").pretrained_source)
         """
     )

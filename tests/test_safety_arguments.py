@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from fer_hub import training
-from fer_hub.cli import main
+from fer_hub.cli.main import main
+from fer_hub.training import train as training
 
 FIXTURE = str(Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz")
 DEFAULT_MODEL = str(Path(__file__).parents[1] / "fer_hub" / "default_model")
@@ -36,9 +36,9 @@ def no_data_loading(monkeypatch):
 def launched(monkeypatch) -> list[dict]:
     """`fer-hub demo` with a stand-in for the demo module: records launches instead of serving."""
     calls: list[dict] = []
-    stand_in = types.ModuleType("fer_hub.demo")
+    stand_in = types.ModuleType("fer_hub.demo.app")
     stand_in.launch_demo = lambda **kwargs: calls.append(kwargs)
-    monkeypatch.setitem(sys.modules, "fer_hub.demo", stand_in)
+    monkeypatch.setitem(sys.modules, "fer_hub.demo.app", stand_in)
     return calls
 
 
@@ -75,9 +75,11 @@ def test_train_output_dir_that_cannot_be_written(no_data_loading, capsys):
 
 @pytest.mark.parametrize("where", ["folder", "unwritable"])
 def test_evaluate_output_checked_before_evaluating(where, tmp_path, monkeypatch, capsys):
-    import fer_hub.evaluation
+    import fer_hub.evaluation.evaluate
 
-    monkeypatch.setattr(fer_hub.evaluation, "evaluate", lambda *a, **k: pytest.fail("evaluated before the check"))
+    monkeypatch.setattr(
+        fer_hub.evaluation.evaluate, "evaluate", lambda *a, **k: pytest.fail("evaluated before the check")
+    )
     output = {"folder": tmp_path, "unwritable": Path("/proc/fer-hub/metrics.json")}[where]
     assert main(["evaluate", "--model", DEFAULT_MODEL, "--data", FIXTURE, "--output", str(output)]) == 2
     line = _one_error_line(capsys, "evaluate")

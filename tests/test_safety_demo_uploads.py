@@ -15,8 +15,8 @@ import pytest
 from demo_process import demo_in_subprocess
 from PIL import Image
 
-from fer_hub.http_api import predict_over_http
-from fer_hub.upload_store import EMPTY_FOLDER_GRACE_SECONDS, UploadFolder
+from fer_hub.demo.http_api import predict_over_http
+from fer_hub.demo.upload_store import EMPTY_FOLDER_GRACE_SECONDS, UploadFolder
 
 
 def _file(folder: Path, name: str, size: int, age_seconds: float = 0.0) -> Path:

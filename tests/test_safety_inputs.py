@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_hub.cli import main
-from fer_hub.data import load_fer2013
+from fer_hub.cli.main import main
+from fer_hub.data.fer2013 import load_fer2013
+from fer_hub.data.text_lines import MAX_LINE_CHARS
 from fer_hub.errors import FerHubError
-from fer_hub.text_lines import MAX_LINE_CHARS
 
 HEADER = "emotion,pixels,Usage"
 PIXELS = " ".join(["128"] * 2304)

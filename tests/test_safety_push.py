@@ -16,9 +16,9 @@ from huggingface_hub import HfApi
 from PIL import Image
 from safetensors.torch import save_file
 
-from fer_hub.cli import main
-from fer_hub.hub import push_model
-from fer_hub.pickle_scan import is_pickled
+from fer_hub.cli.main import main
+from fer_hub.hub.pickle_scan import is_pickled
+from fer_hub.hub.push import push_model
 
 STATE = {"step": 47, "weights": [0.5] * 64}
 

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_hub.cli import main
+from fer_hub.cli.main import main
 from fer_hub.errors import FerHubError
-from fer_hub.trust import remote_code
-from fer_hub.zoo import DEFAULT_MODEL_DIR, load_checkpoint
+from fer_hub.models.factory import DEFAULT_MODEL_DIR, load_checkpoint
+from fer_hub.models.trust import remote_code
 
 CODE_FILES = ("configuration_sepnet.py", "modeling_sepnet.py", "image_processing_fer.py")
 
@@ -110,11 +110,11 @@ def test_evaluate_and_export_refuse_other_model_code(command, foreign_folder, ma
 
 
 def test_trusted_code_runs_with_a_warning_naming_the_folder(foreign_folder, marker, caplog):
-    with caplog.at_level(logging.WARNING, logger="fer_hub.trust"):
+    with caplog.at_level(logging.WARNING, logger="fer_hub.models.trust"):
         model, _ = load_checkpoint(foreign_folder, trust_remote_code=True)
     assert marker.exists()  # asked for: the folder's code ran
     assert not type(model).__module__.startswith("fer_hub.")
-    warnings = [record.getMessage() for record in caplog.records if record.name == "fer_hub.trust"]
+    warnings = [record.getMessage() for record in caplog.records if record.name == "fer_hub.models.trust"]
     assert len(warnings) == 1 and str(foreign_folder) in warnings[0] and "modeling_sepnet" in warnings[0]
 
 
@@ -124,7 +124,7 @@ def test_predict_cli_runs_other_code_with_trust_remote_code(foreign_folder, mark
 
 
 def test_demo_refuses_other_model_code_at_start_up(foreign_folder, marker):
-    from fer_hub.demo import FerDemo
+    from fer_hub.demo.app import FerDemo
 
     with pytest.raises(FerHubError, match="trust-remote-code"):
         FerDemo([str(foreign_folder)])

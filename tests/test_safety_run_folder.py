@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fer_hub import training
-from fer_hub.cli import main
+from fer_hub.cli.main import main
 from fer_hub.errors import FerHubError
-from fer_hub.run_folder import RUN_FILE, RunTag, check_run_folder, checkpoint_run_id, folder_run_id
+from fer_hub.training import train as training
+from fer_hub.training.run_folder import RUN_FILE, RunTag, check_run_folder, checkpoint_run_id, folder_run_id
 
 FIXTURE = str(Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz")
 

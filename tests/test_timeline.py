@@ -4,8 +4,8 @@ import numpy as np
 from PIL import Image
 
 from fer_hub.labels import LABELS
-from fer_hub.timeline import MAX_POINTS, Timeline
-from fer_hub.video import FrameResult, TrackedFace
+from fer_hub.media.timeline import MAX_POINTS, Timeline
+from fer_hub.media.video import FrameResult, TrackedFace
 
 
 def frame(index: int, faces: list[tuple[int, str]]) -> FrameResult:

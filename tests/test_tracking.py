@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from fer_hub.errors import FerHubError
-from fer_hub.tracking import IouTracker, ScoreSmoother, iou
-from fer_hub.video import Sampling
+from fer_hub.media.tracking import IouTracker, ScoreSmoother, iou
+from fer_hub.media.video import Sampling
 
 
 def test_iou():

@@ -18,11 +18,11 @@ import yaml
 from transformers import ResNetConfig, ResNetForImageClassification, ViTConfig, ViTForImageClassification
 
 from fer_hub import LABELS, list_models
-from fer_hub.cli import main
+from fer_hub.cli.main import main
 from fer_hub.errors import FerHubError
-from fer_hub.pretrained import init_from_pretrained
-from fer_hub.training import load_checkpoint_weights, precision_for_gpu, train
-from fer_hub.zoo import create_model, load_checkpoint
+from fer_hub.models.factory import create_model, load_checkpoint
+from fer_hub.training.init_from import init_from_pretrained
+from fer_hub.training.train import load_checkpoint_weights, precision_for_gpu, train
 
 FIXTURE = str(Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz")
 TINY_CONFIGS = {
@@ -277,7 +277,7 @@ def test_time_budget_stops_cleanly_and_keeps_the_best_model(tmp_path):
 @pytest.mark.slow
 def test_class_balancing_options(tmp_path):
     from fer_hub import load_fer2013
-    from fer_hub.training import class_weights, resample
+    from fer_hub.training.train import class_weights, resample
 
     weights = class_weights([3] * 90 + [1] * 10)
     assert weights[1] == pytest.approx(3 * weights[3])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fer_hub.training import train
+from fer_hub.training.train import train
 
 pytestmark = pytest.mark.slow  # trains a model
 

@@ -18,9 +18,9 @@ from PIL import Image
 from video_clips import write_clip
 
 import fer_hub
-from fer_hub.cli import main
+from fer_hub.cli.main import main
 from fer_hub.labels import LABELS
-from fer_hub.table_writer import COLUMNS
+from fer_hub.media.table_writer import COLUMNS
 
 FRAMES = 40
 UNREADABLE = "not a readable video (an unknown format, or the file is truncated or corrupt)"

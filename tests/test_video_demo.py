@@ -6,9 +6,9 @@ import cv2
 from PIL import Image
 from video_clips import write_clip
 
-from fer_hub.inference import get_recognizer
+from fer_hub.demo.video_tab import analyze_clip
+from fer_hub.inference.recognizer import get_recognizer
 from fer_hub.labels import LABELS
-from fer_hub.video_demo import analyze_clip
 
 
 def test_a_clip_gives_annotated_clip_timeline_and_csv(tmp_path):
@@ -36,7 +36,7 @@ def test_a_bad_clip_is_a_message_not_a_crash(tmp_path):
 
 
 def test_the_demo_has_a_video_tab():
-    from fer_hub.demo import build_demo
+    from fer_hub.demo.app import build_demo
 
     demo = build_demo(examples_dir=None)
     labels = {getattr(block, "label", None) for block in demo.blocks.values()}

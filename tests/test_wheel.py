@@ -125,4 +125,7 @@ def test_installed_wheel_trains_writes_a_card_and_pushes_the_space(installed, hu
     assert not [path for path in files if path.startswith("fer_hub/space/")]  # the Space's own files sit at its root
     for path in ("app.py", "examples/astronaut.jpg"):
         assert hub_endpoint.read(repo_id, path, "space") == (package / "space" / path).read_bytes()
-    assert hub_endpoint.read(repo_id, "fer_hub/registry.py", "space") == (package / "registry.py").read_bytes()
+    assert (
+        hub_endpoint.read(repo_id, "fer_hub/models/registry.py", "space")
+        == (package / "models" / "registry.py").read_bytes()
+    )

@@ -50,7 +50,7 @@ def parameters(architecture: str, run_recipe: Path | None = None) -> int:
     import yaml
 
     from fer_hub import create_model
-    from fer_hub.recipes import default_recipe_path, load_recipe
+    from fer_hub.training.recipes import default_recipe_path, load_recipe
 
     if run_recipe is not None and run_recipe.is_file():
         config = yaml.safe_load(run_recipe.read_text()).get("config") or {}

@@ -4,7 +4,7 @@ beside this file. Offer more models with the Space variable FER_HUB_MODELS (Hub 
 import os
 from pathlib import Path
 
-from fer_hub.demo import build_demo, serve
+from fer_hub.demo.app import build_demo, serve
 
 demo = build_demo(os.environ.get("FER_HUB_MODELS", "").split() or None, examples_dir=Path(__file__).parent / "examples")
 

@@ -1,0 +1,1 @@
+"""Scoring models on a data split: metrics, reports and predictions files."""

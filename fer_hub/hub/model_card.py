@@ -1,0 +1,234 @@
+"""`fer-hub card`: a model folder's Hub model card (README.md), rendered from the packaged template
+with huggingface_hub's ModelCard, its metadata and tables filled from the folder's real metrics.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from ..checks import check_repo_id
+from ..data.fer2013 import looks_like_hub_id
+from ..errors import FerHubError
+from ..labels import LABELS
+from ..models.registry import entry_for_model_type
+
+TEMPLATE = Path(__file__).resolve().parent / "model_card_template.md"
+LICENSE = "apache-2.0"
+FER2013_DATASET_ID = "fer2013"  # the `datasets:` entry when the model was trained from a local copy of FER2013
+FERPLUS_DATASET_ID = "microsoft/FERPlus"  # the FER+ crowd votes for FER2013's faces
+TRAINING_LABELS = {  # metrics.json training.labels -> card wording
+    "fer2013": "FER2013's single labels (cross-entropy)",
+    "ferplus": "the FER+ vote distributions (soft-target cross-entropy; faces without a clear FER+ majority left out)",
+}
+FERPLUS_METRICS = ("n", "accuracy", "f1_macro", "per_class", "without_clear_majority")
+TAGS = ["image-classification", "facial-expression-recognition", "emotion-recognition", "fer2013", "fer-hub"]
+SPLITS = {
+    "train": "FER2013 Training, the train split",
+    "validation": "FER2013 PublicTest, the validation split",
+    "test": "FER2013 PrivateTest, the test split",
+}
+REQUIRED_METRICS = ("split", "n", "accuracy", "f1_macro", "per_class", "confusion_matrix")
+CONFUSION_IMAGES = ("confusion_matrix.png", "metrics_confusion_matrix.png")  # written by train / evaluate
+TRAINING_FACTS = (  # metrics.json "training" key -> card wording
+    ("epochs", "epochs"),
+    ("steps", "optimizer steps"),
+    ("device", "device"),
+    ("processes", "processes"),
+    ("wall_minutes_this_run", "wall-clock minutes (last run)"),
+    ("stopped_by_time_budget", "stopped by the time budget"),
+)
+RECIPE_SETTINGS = ("balancing", "label_smoothing", "early_stopping_patience")
+TRAINING_ARGUMENTS = (
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "learning_rate",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "warmup_ratio",
+    "weight_decay",
+    "optim",
+    "seed",
+)
+
+
+def read_json(path: Path) -> dict:
+    """A JSON object from `path`, or a FerHubError naming the file."""
+    if not path.is_file():
+        raise FerHubError(f"{path.parent}: no {path.name}")
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise FerHubError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise FerHubError(f"{path}: expected a JSON object")
+    return value
+
+
+def read_metrics(folder: Path) -> dict:
+    """The folder's metrics.json, checked for the fields the card reports."""
+    path = folder / "metrics.json"
+    if not path.is_file():
+        raise FerHubError(
+            f"{folder}: no metrics.json, so the card would have no real scores; train with `fer-hub train`, or run "
+            f"`fer-hub evaluate --model {folder} --data SOURCE --output {path}`"
+        )
+    metrics = read_json(path)
+    missing = [key for key in REQUIRED_METRICS if key not in metrics]
+    if missing:
+        raise FerHubError(f"{path}: missing field(s) {', '.join(missing)}")
+    if metrics["split"] not in SPLITS or sorted(metrics["per_class"]) != sorted(LABELS):
+        raise FerHubError(
+            f"{path}: expected a split in {', '.join(SPLITS)} and per-class scores for {', '.join(LABELS)}"
+        )
+    ferplus = metrics.get("ferplus_majority")
+    if ferplus is not None and not (isinstance(ferplus, dict) and all(key in ferplus for key in FERPLUS_METRICS)):
+        raise FerHubError(f"{path}: field 'ferplus_majority' needs {', '.join(FERPLUS_METRICS)}")
+    return metrics
+
+
+def _architecture(folder: Path) -> dict:
+    config = read_json(folder / "config.json")
+    entry = entry_for_model_type(config.get("model_type"))
+    if entry is None:
+        raise FerHubError(
+            f"{folder / 'config.json'}: model_type {config.get('model_type')!r} is not a fer-hub architecture"
+        )
+    with torch.device("meta"):  # shapes only: no memory, no initialisation cost
+        model = entry.model_class(entry.config_class.from_pretrained(folder))
+    changed = [
+        f"{key}={config[key]}" for key, default in entry.config_defaults.items() if config.get(key, default) != default
+    ]
+    return {
+        "zoo_name": entry.name,
+        "description": entry.description + (f"; this model: {', '.join(changed)}" if changed else ""),
+        "class_name": type(model).__name__,
+        "model_type": entry.config_class.model_type,
+        "parameters": model.num_parameters(),
+        "custom_code": "auto_map" in config,
+        "input_side": getattr(model.config, "image_size", 48),
+    }
+
+
+def _hyperparameters(folder: Path) -> list[tuple[str, str]]:
+    path = folder / "recipe.yaml"
+    if not path.is_file():
+        return []
+    try:
+        recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise FerHubError(f"{path}: not valid YAML ({error})") from None
+    training = recipe.get("training") or {}
+    rows = [(key, training[key]) for key in TRAINING_ARGUMENTS if training.get(key) not in (None, "None", -1)]
+    rows += [(key, recipe[key]) for key in RECIPE_SETTINGS if key in recipe]
+    if recipe.get("augmentation"):
+        rows.append(("augmentation", ", ".join(f"{key}={value}" for key, value in recipe["augmentation"].items())))
+    if recipe.get("config"):
+        rows.append(("model config overrides", ", ".join(f"{key}={value}" for key, value in recipe["config"].items())))
+    return [(key, str(value)) for key, value in rows]
+
+
+def _plain(value: object) -> object:
+    return {True: "yes", False: "no"}[value] if isinstance(value, bool) else value
+
+
+def hub_dataset_id(data: str) -> str | None:
+    """`data` when it names a Hub dataset (owner/name) rather than a local file or folder."""
+    return data if "/" in data and not Path(data).exists() and looks_like_hub_id(data) else None
+
+
+def _eval_results(scores: dict, label_set: str, split: str, dataset_id: str, dataset_name: str) -> list[EvalResult]:
+    """Accuracy and macro-F1 against one label set, as model-index results."""
+    common = {
+        "task_type": "image-classification",
+        "task_name": "Facial expression recognition",
+        "dataset_type": dataset_id,
+        "dataset_name": dataset_name,
+        "dataset_split": split,
+    }
+    return [
+        EvalResult(
+            metric_type="accuracy",
+            metric_name=f"Accuracy ({label_set})",
+            metric_value=round(scores["accuracy"], 4),
+            **common,
+        ),
+        EvalResult(
+            metric_type="f1",
+            metric_name=f"Macro F1 ({label_set})",
+            metric_config="macro",
+            metric_value=round(scores["f1_macro"], 4),
+            **common,
+        ),
+    ]
+
+
+def _card_data(metrics: dict, repo_id: str, dataset_id: str, custom_code: bool, zoo_name: str) -> ModelCardData:
+    ferplus = metrics.get("ferplus_majority")
+    results = _eval_results(metrics, "FER2013 labels", metrics["split"], dataset_id, "FER2013")
+    if ferplus:
+        results += _eval_results(ferplus, "FER+ majority", metrics["split"], FERPLUS_DATASET_ID, "FER+ (majority vote)")
+    return ModelCardData(
+        model_name=repo_id.split("/")[-1],
+        license=LICENSE,
+        library_name="transformers",
+        pipeline_tag="image-classification",
+        datasets=[dataset_id] + ([FERPLUS_DATASET_ID] if ferplus else []),
+        metrics=["accuracy", "f1"],
+        tags=TAGS + [zoo_name] + (["ferplus"] if ferplus else []) + (["custom_code"] if custom_code else []),
+        eval_results=results,
+    )
+
+
+def render_model_card(model_dir: str | Path, repo_id: str | None = None) -> ModelCard:
+    """The model card for a trained folder; `repo_id` goes into the usage snippets (a placeholder if None)."""
+    if repo_id is not None:
+        check_repo_id(repo_id)
+    folder = Path(model_dir)
+    metrics = read_metrics(folder)
+    architecture = _architecture(folder)
+    repo_id = repo_id or f"YOUR_USERNAME/fer-{architecture['zoo_name']}"
+    data = str(metrics.get("data", ""))
+    dataset_id = hub_dataset_id(data)
+    training = metrics.get("training") or {}
+    votes = f" and the FER+ votes `{Path(metrics['votes']).name}` ({FERPLUS_DATASET_ID})" if "votes" in metrics else ""
+    label_set = training.get("labels")
+    trained_on = [("training labels", TRAINING_LABELS.get(label_set, label_set))] if label_set else []
+    return ModelCard.from_template(
+        _card_data(
+            metrics, repo_id, dataset_id or FER2013_DATASET_ID, architecture["custom_code"], architecture["zoo_name"]
+        ),
+        template_path=TEMPLATE,
+        repo_id=repo_id,
+        labels=LABELS,
+        architecture=architecture,
+        input_side=architecture["input_side"],
+        accuracy=metrics["accuracy"],
+        f1_macro=metrics["f1_macro"],
+        n=metrics["n"],
+        split_name=metrics["split"],
+        split_description=SPLITS[metrics["split"]],
+        data_source=(
+            f"the Hub dataset `{dataset_id}`"
+            if dataset_id
+            else f"FER2013 from the local file or folder `{Path(data).name}`"
+        )
+        + votes,
+        training=trained_on + [(label, _plain(training[key])) for key, label in TRAINING_FACTS if key in training],
+        ferplus=metrics.get("ferplus_majority"),
+        hyperparameters=_hyperparameters(folder),
+        per_class=[(name, metrics["per_class"][name]) for name in LABELS],
+        confusion_rows=list(zip(LABELS, metrics["confusion_matrix"])),
+        confusion_image=next((name for name in CONFUSION_IMAGES if (folder / name).is_file()), None),
+    )
+
+
+def write_model_card(model_dir: str | Path, repo_id: str | None = None) -> Path:
+    """Write the model card into the folder as README.md; returns its path."""
+    path = Path(model_dir) / "README.md"
+    render_model_card(model_dir, repo_id).save(path)
+    return path

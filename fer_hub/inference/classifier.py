@@ -1,0 +1,192 @@
+"""Face images -> class probabilities: the one classification path (the model's image processor, batches,
+flip test-time augmentation, softmax) for PyTorch models and exported ONNX files alike, and the ensemble of
+several (their probabilities averaged). Models are named by folder, `.onnx` file, checkpoint name or Hub id.
+
+    classifier = load_classifier(["cnn", "runs/vit", "sepnet.onnx"])   # one reference: that model alone
+    classifier.probabilities(images, tta=True)                        # (N, 7), rows summing to 1
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import PreTrainedModel
+
+from ..errors import FerHubError
+from ..labels import LABELS
+from ..models.factory import DEFAULT_MODEL_DIR, load_checkpoint
+from ..models.image_processing_fer import FerImageProcessor
+from ..models.registry import list_models
+
+BATCH_SIZE = 256  # faces per forward pass (twice as many with flip test-time augmentation)
+DEFAULT_NAME = "default"  # the embedded model's name
+CHECKPOINTS_VARIABLE = "FER_HUB_CHECKPOINTS"
+SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the repository root when fer_hub runs from a checkout
+
+# pixel_values (N, 1, H, W) float32 -> logits (N, 7)
+LogitsFunction = Callable[[np.ndarray], np.ndarray]
+ModelReferences = str | Path | Sequence[str | Path] | None
+
+
+# --- models by name ---------------------------------------------------------------------------
+
+
+def checkpoints_dir() -> Path | None:
+    """Where the models offered by name live: $FER_HUB_CHECKPOINTS if set, else `checkpoints/` of the source
+    checkout fer_hub runs from; None for an installed wheel without the variable."""
+    if os.environ.get(CHECKPOINTS_VARIABLE):
+        return Path(os.environ[CHECKPOINTS_VARIABLE])
+    return SOURCE_ROOT / "checkpoints" if (SOURCE_ROOT / "pyproject.toml").is_file() else None
+
+
+def checkpoint_names() -> list[str]:
+    """The names of the model folders (with a config.json) in `checkpoints_dir()`, sorted."""
+    folder = checkpoints_dir()
+    if folder is None or not folder.is_dir():
+        return []
+    return sorted(path.name for path in folder.iterdir() if (path / "config.json").is_file())
+
+
+def resolve_model(reference: str | Path | None) -> str:
+    """Where a model reference points. An existing file or folder wins; else None or 'default' is the embedded
+    model and a checkpoint name is its folder in `checkpoints_dir()`; anything else is taken as a Hub repo id."""
+    if reference is None:
+        return str(DEFAULT_MODEL_DIR)
+    reference = str(reference)
+    if Path(reference).exists():
+        return reference
+    if reference == DEFAULT_NAME:
+        return str(DEFAULT_MODEL_DIR)
+    if reference in checkpoint_names():
+        return str(checkpoints_dir() / reference)
+    if reference in list_models():  # a zoo architecture with no trained checkpoint here: not a Hub id either
+        offered = ", ".join([DEFAULT_NAME, *checkpoint_names()])
+        raise FerHubError(
+            f"{reference}: cannot load a model: no trained {reference} checkpoint here (models offered by name: "
+            f"{offered}); train one with `fer-hub train --model {reference}`, or give a folder or Hub repo id"
+        )
+    return reference
+
+
+# --- classifiers ------------------------------------------------------------------------------
+
+
+class TorchLogits:
+    """A transformers image-classification model as a `LogitsFunction`."""
+
+    def __init__(self, model: PreTrainedModel):
+        self.model = model.eval()
+
+    @torch.inference_mode()
+    def __call__(self, pixel_values: np.ndarray) -> np.ndarray:
+        return self.model(pixel_values=torch.from_numpy(pixel_values)).logits.float().numpy()
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    exponentials = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return exponentials / exponentials.sum(axis=-1, keepdims=True)
+
+
+def batches(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+class Classifier:
+    """Face images (PIL images, arrays or tensors, any size and mode) -> class probabilities (N, 7)."""
+
+    name: str
+
+    def probabilities(self, images: Iterable, tta: bool = False, batch_size: int = BATCH_SIZE) -> np.ndarray:
+        """Probabilities of every image, `batch_size` images per forward pass; with `tta`, each model's logits
+        are averaged with those of the mirrored images before the softmax."""
+        chunks = [self.batch_probabilities(batch, tta) for batch in batches(images, batch_size)]
+        return np.concatenate(chunks) if chunks else np.empty((0, len(LABELS)), dtype=np.float32)
+
+    def batch_probabilities(self, images: list, tta: bool) -> np.ndarray:
+        raise NotImplementedError
+
+
+class ModelClassifier(Classifier):
+    """One model (PyTorch or ONNX, as a `LogitsFunction`) with the image processor it was trained with."""
+
+    def __init__(self, logits: LogitsFunction, processor: FerImageProcessor, name: str = DEFAULT_NAME):
+        self.logits = logits
+        self.processor = processor
+        self.name = name
+
+    def pixel_values(self, images: list) -> np.ndarray:
+        return np.asarray(self.processor(images, return_tensors="np")["pixel_values"], dtype=np.float32)
+
+    def pixel_probabilities(self, pixel_values: np.ndarray, tta: bool = False) -> np.ndarray:
+        """Probabilities of processed faces in one forward pass (of the faces and their mirror images with `tta`)."""
+        if not tta:
+            return softmax(self.logits(pixel_values))
+        logits = self.logits(np.concatenate([pixel_values, pixel_values[..., ::-1]]))
+        return softmax((logits[: len(pixel_values)] + logits[len(pixel_values) :]) / 2)
+
+    def batch_probabilities(self, images: list, tta: bool) -> np.ndarray:
+        return self.pixel_probabilities(self.pixel_values(images), tta)
+
+
+class EnsembleClassifier(Classifier):
+    """Several models as one: the mean of the members' probabilities (each with its own processor and TTA)."""
+
+    def __init__(self, members: Sequence[Classifier]):
+        if len(members) < 2:
+            raise ValueError("an ensemble needs at least two members")
+        self.members = list(members)
+        self.name = "+".join(member.name for member in self.members)
+
+    def batch_probabilities(self, images: list, tta: bool) -> np.ndarray:
+        return np.mean([member.batch_probabilities(images, tta) for member in self.members], axis=0)
+
+
+def model_references(references: ModelReferences) -> list[str | Path | None]:
+    """One reference (or None: the embedded model) or several, as a non-empty list."""
+    if references is None or isinstance(references, (str, Path)):
+        return [references]
+    if not references:
+        raise FerHubError("no model given")
+    return list(references)
+
+
+def load_model_classifier(reference: str | Path | None = None, trust_remote_code: bool = False) -> ModelClassifier:
+    """One model: a model folder, a checkpoint name, 'default' (or None: the embedded model), a Hub repo id or a
+    `.onnx` file exported by `fer-hub export-onnx`. Its classes must be the FER2013 classes, in order."""
+    location = resolve_model(reference)
+    name = str(reference or DEFAULT_NAME)
+    if location.endswith(".onnx"):
+        from .onnx_runtime import load_onnx
+
+        logits, processor = load_onnx(location)
+        id2label = logits.id2label
+    else:
+        try:
+            model, processor = load_checkpoint(location, trust_remote_code=trust_remote_code)
+        except FerHubError as error:
+            if "/" in name or os.sep in name:
+                raise
+            names = ", ".join([DEFAULT_NAME, *checkpoint_names()])
+            raise FerHubError(f"{error}; models offered by name: {names}") from None
+        logits, id2label = TorchLogits(model), model.config.id2label
+    labels = [id2label[index] for index in range(len(id2label))]
+    if labels != list(LABELS):
+        raise FerHubError(f"{name}: the model's classes {labels} are not the FER2013 classes {list(LABELS)}")
+    return ModelClassifier(logits, processor, name=name)
+
+
+def combine(members: Sequence[Classifier]) -> Classifier:
+    """The one member, or the ensemble of several."""
+    return members[0] if len(members) == 1 else EnsembleClassifier(members)
+
+
+def load_classifier(references: ModelReferences = None, trust_remote_code: bool = False) -> Classifier:
+    """One model (see `load_model_classifier`), or the ensemble of several when given a list of references."""
+    return combine([load_model_classifier(reference, trust_remote_code) for reference in model_references(references)])

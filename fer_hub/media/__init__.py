@@ -1,0 +1,1 @@
+"""Folders, videos and tables: frame-by-frame analysis, face tracking, annotated copies, timelines."""

@@ -1,0 +1,53 @@
+"""What the paths given to `fer-hub predict` are: images, videos, folders of them, or model references. Light on
+purpose (no OpenCV, no torch): the command decides here which path to take before importing either."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm")
+TABLE_OPTIONS = ("csv", "jsonl", "every", "fps", "smooth", "annotate", "timeline")  # need fer_hub.cli.predict_media
+
+
+def is_video(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def is_image_file(path: str | Path) -> bool:
+    """A file name Pillow can open, by its extension."""
+    extensions = Image.registered_extensions()
+    suffix = Path(path).suffix.lower()
+    return suffix in extensions and extensions[suffix] in Image.OPEN
+
+
+def is_media_folder(value: str | Path) -> bool:
+    """A folder of images or videos to predict on (a model folder has a config.json)."""
+    return Path(value).is_dir() and not (Path(value) / "config.json").is_file()
+
+
+def split_models_and_images(models: list[str], images: list[str]) -> tuple[list[str], list[str]]:
+    """argparse gives `--model` every value after it, so in `fer-hub predict --model A B photo.jpg` the images
+    are among the models: the first value that names an image (an image or video file name, an existing file other
+    than `.onnx`, or a media folder) and the values after it are images; with no image at all, the last value is."""
+
+    def is_image(value: str) -> bool:
+        path = Path(value)
+        if is_image_file(path) or is_video(path):
+            return True
+        return (path.is_file() and path.suffix != ".onnx") or is_media_folder(path)
+
+    first = next((index for index, value in enumerate(models) if is_image(value)), None)
+    if first is None and not images and len(models) > 1:
+        first = len(models) - 1
+    if first is None:
+        return models, images
+    return models[:first], images + models[first:]
+
+
+def uses_media(paths: list[str], options: dict) -> bool:
+    """Whether `fer-hub predict` needs fer_hub.cli.predict_media: a table, a video option, a video or a folder."""
+    return any(options.get(name) is not None for name in TABLE_OPTIONS) or any(
+        is_video(value) or is_media_folder(value) for value in paths
+    )
