@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0  # the local CPU build; a plain `torch` pulls GBs of CUDA
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[all,test]"  # every extra: the demo, videos, ONNX export
 	touch $(STAMP)
 
 /usr/bin/chromium:

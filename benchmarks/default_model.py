@@ -23,10 +23,10 @@ from results_io import write_report
 from fer_hub import load_fer2013
 from fer_hub.evaluation.metrics import label_set_reports
 from fer_hub.evaluation.predictions import predict_split
-from fer_hub.inference.classifier import ModelClassifier, load_model_classifier, resolve_model
+from fer_hub.inference.classifier import ModelClassifier, load_model_classifier
 from fer_hub.inference.onnx_runtime import load_onnx
-from fer_hub.models.factory import DEFAULT_MODEL_DIR
 from fer_hub.models.onnx_export import export_onnx
+from fer_hub.models.pretrained import DEFAULT_MODEL_DIR, resolve_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CSV = ROOT.parent / "shared" / "datasets" / "fer2013" / "fer2013-train-publictest.csv.gz"

@@ -86,7 +86,7 @@ class HttpCaller:
 CALLERS = {"http": HttpCaller, "gradio_client": GradioClientCaller}
 
 
-def timed_predict(caller, photo: Path, model: str = "default") -> tuple[float, dict | None]:
+def timed_predict(caller, photo: Path, model: str = "sepnet.ferplus") -> tuple[float, dict | None]:
     """Seconds for one /predict call and its answer (None when the request failed)."""
     start = time.perf_counter()
     try:
@@ -104,7 +104,7 @@ def refused(result: dict | None) -> bool:
     return bool(result) and "unknown model" in result.get("message", "")
 
 
-def sequential(caller, photo: Path, requests: int, model: str = "default", expected=one_face) -> dict:
+def sequential(caller, photo: Path, requests: int, model: str = "sepnet.ferplus", expected=one_face) -> dict:
     """One client, one request at a time, after a few warm-up requests."""
     for _ in range(5):
         timed_predict(caller, photo, model)

@@ -36,7 +36,7 @@ from results_io import write_report
 from fer_hub import load_fer2013
 from fer_hub.inference.faces import FaceBox, face_crop
 from fer_hub.inference.recognizer import get_recognizer
-from fer_hub.models.factory import DEFAULT_MODEL_DIR
+from fer_hub.models.pretrained import DEFAULT_MODEL_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CSV = ROOT.parent / "shared" / "datasets" / "fer2013" / "fer2013-train-publictest.csv.gz"

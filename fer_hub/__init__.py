@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from .labels import LABELS
     from .media.table_writer import write_csv, write_jsonl
     from .media.video import FrameResult, TrackedFace, analyze_video
-    from .models.factory import create_model, image_processor_for, save_checkpoint
+    from .models.factory import create_model, image_processor_for, load_checkpoint, save_checkpoint
     from .models.image_processing_fer import FerImageProcessor
+    from .models.pretrained import list_pretrained
     from .models.registry import list_models
 
 _PUBLIC_NAMES = {  # name -> the module defining it
@@ -31,8 +32,10 @@ _PUBLIC_NAMES = {  # name -> the module defining it
     "create_model": "models.factory",
     "image_processor_for": "models.factory",
     "list_models": "models.registry",
+    "list_pretrained": "models.pretrained",
     "load_fer2013": "data.fer2013",
     "save_checkpoint": "models.factory",
+    "load_checkpoint": "models.factory",
     "analyze_video": "media.video",
     "FrameResult": "media.video",
     "TrackedFace": "media.video",

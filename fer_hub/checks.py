@@ -1,5 +1,5 @@
-"""Argument checks, run before any data or model is loaded: a bad value is a FerHubError (one `error:` line in the
-CLI) naming the option, from the CLI and from the Python functions behind it alike."""
+"""Argument checks, run before any data or model is loaded: a bad value is a ParameterError naming the parameter
+(the CLI shows the flag that sets it instead, on one `error:` line)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import math
 import re
 import socket
 
-from .errors import FerHubError
+from .errors import FerHubError, ParameterError
 
 HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 DOTTED_NUMBERS = re.compile(r"^[0-9.]+$")
@@ -17,14 +17,16 @@ DOTTED_NUMBERS = re.compile(r"^[0-9.]+$")
 
 def check_training_limits(max_steps: int | None, time_budget_minutes: float | None) -> None:
     if max_steps is not None and max_steps < 1:
-        raise FerHubError(f"--max-steps {max_steps}: must be at least 1")
+        raise ParameterError("max_steps", f"must be at least 1, not {max_steps}")
     if time_budget_minutes is not None and not (math.isfinite(time_budget_minutes) and time_budget_minutes > 0):
-        raise FerHubError(f"--time-budget {time_budget_minutes}: must be a positive, finite number of minutes")
+        raise ParameterError(
+            "time_budget_minutes", f"must be a positive, finite number of minutes, not {time_budget_minutes}"
+        )
 
 
 def check_port(port: int) -> int:
     if not 1 <= port <= 65535:
-        raise FerHubError(f"--port {port}: must be between 1 and 65535")
+        raise ParameterError("port", f"must be between 1 and 65535, not {port}")
     return port
 
 
@@ -36,10 +38,10 @@ def check_host(host: str) -> str:
     except ValueError:
         pass
     if DOTTED_NUMBERS.match(host) or ":" in host:
-        raise FerHubError(f"--host {host}: not a valid IP address")
+        raise ParameterError("host", f"{host}: not a valid IP address")
     labels = host.rstrip(".").split(".")
     if not host or len(host) > 253 or not all(HOSTNAME_LABEL.match(label) for label in labels):
-        raise FerHubError(f"--host {host!r}: not a valid host name or IP address")
+        raise ParameterError("host", f"{host!r}: not a valid host name or IP address")
     return host
 
 
@@ -48,7 +50,7 @@ def check_can_listen(host: str, port: int) -> None:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except (socket.gaierror, UnicodeError) as error:
-        raise FerHubError(f"--host {host}: cannot be resolved to an address here ({error})") from None
+        raise ParameterError("host", f"{host}: cannot be resolved to an address here ({error})") from None
     family, kind, protocol, _, address = infos[0]
     with socket.socket(family, kind, protocol) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is no obstacle
@@ -56,7 +58,7 @@ def check_can_listen(host: str, port: int) -> None:
             probe.bind(address)
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
-                raise FerHubError(f"port {port} on {host} is already in use; choose another with --port") from None
+                raise ParameterError("port", f"{port} is already in use on {host}; choose another port") from None
             raise FerHubError(f"cannot listen on {host}:{port} ({error.strerror or error})") from None
 
 

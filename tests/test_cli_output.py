@@ -12,7 +12,8 @@ import torch
 
 from fer_hub import load_fer2013
 from fer_hub.inference.onnx_runtime import load_onnx
-from fer_hub.models.factory import DEFAULT_MODEL_DIR, load_checkpoint
+from fer_hub.models.factory import load_checkpoint
+from fer_hub.models.pretrained import DEFAULT_MODEL_DIR
 
 pytestmark = pytest.mark.slow  # a fresh interpreter exports and quantizes the model
 

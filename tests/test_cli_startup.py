@@ -79,14 +79,14 @@ def test_a_user_error_is_one_line_and_fer_hub_debug_adds_the_traceback(monkeypat
     monkeypatch.delenv("FER_HUB_DEBUG", raising=False)
     assert main(["demo", "--port", "0"]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
-        "fer-hub demo: error: --port 0: must be between 1 and 65535"
+        "fer-hub demo: error: --port: must be between 1 and 65535, not 0"
     ]
 
     monkeypatch.setenv("FER_HUB_DEBUG", "1")
     assert main(["demo", "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("Traceback (most recent call last):") and "check_port" in err
-    assert err.strip().splitlines()[-1] == "fer-hub demo: error: --port 0: must be between 1 and 65535"
+    assert err.strip().splitlines()[-1] == "fer-hub demo: error: --port: must be between 1 and 65535, not 0"
 
 
 def test_an_unexpected_error_keeps_its_traceback(monkeypatch):
@@ -95,6 +95,6 @@ def test_an_unexpected_error_keeps_its_traceback(monkeypatch):
     def broken_check(port: int) -> int:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr("fer_hub.cli.main.check_port", broken_check)
+    monkeypatch.setattr("fer_hub.cli.demo.check_port", broken_check)
     with pytest.raises(ZeroDivisionError, match="a bug"):
         main(["demo", "--port", "7860"])

@@ -24,7 +24,7 @@ from transformers import AutoModelForImageClassification
 
 from fer_hub.errors import FerHubError
 from fer_hub.models.convert import LEGACY_RENAMES, convert_legacy_checkpoint
-from fer_hub.models.factory import DEFAULT_MODEL_DIR
+from fer_hub.models.pretrained import DEFAULT_MODEL_DIR
 from fer_hub.models.registry import MODELS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -91,7 +91,7 @@ def handlers():
 
 def test_upload_handler_boxes_the_face_and_draws_its_card(handlers, astronaut_png):
     photo, image, message, cards, result, button = handlers.analyze_upload(
-        {"path": str(astronaut_png), "orig_name": "astronaut.png"}, "default", False, False
+        {"path": str(astronaut_png), "orig_name": "astronaut.png"}, "sepnet.ferplus", False, False
     )
     assert message == "**1 face found**" and button["visible"] is False
     assert photo == gr.skip()  # the uploaded photo stays as it is
@@ -105,7 +105,9 @@ def test_upload_handler_boxes_the_face_and_draws_its_card(handlers, astronaut_pn
 def test_upload_handler_offers_whole_image_when_no_face_is_found(handlers, tmp_path):
     crop = tmp_path / "crop.png"
     Image.new("L", (48, 48), 90).save(crop)
-    _, image, message, cards, result, button = handlers.analyze_upload({"path": str(crop)}, "default", False, False)
+    _, image, message, cards, result, button = handlers.analyze_upload(
+        {"path": str(crop)}, "sepnet.ferplus", False, False
+    )
     assert "No face found" in message and "Whole image is one face" in message
     assert cards == "" and result["faces"] == [] and button["visible"] is True
     assert image.size == (320, 320)  # small crops are enlarged for display
@@ -114,7 +116,7 @@ def test_upload_handler_offers_whole_image_when_no_face_is_found(handlers, tmp_p
 def test_upload_handler_explains_a_bad_file(handlers, bad_images):
     path, phrase = bad_images["truncated.jpg"]
     photo, image, message, *_ = handlers.analyze_upload(
-        {"path": str(path), "orig_name": "holiday.jpg"}, "default", False, False
+        {"path": str(path), "orig_name": "holiday.jpg"}, "sepnet.ferplus", False, False
     )
     assert photo is None and image is None  # the unreadable photo is cleared: no broken image stays on the page
     assert message.startswith("**Cannot use this image:** holiday.jpg: ") and phrase in message
@@ -122,9 +124,11 @@ def test_upload_handler_explains_a_bad_file(handlers, bad_images):
 
 def test_webcam_frames_are_annotated(handlers, astronaut_png):
     frame = np.asarray(Image.open(astronaut_png).convert("RGB"))
-    image, cards = handlers.analyze_frame(frame, "default", True)
+    image, cards = handlers.analyze_frame(frame, "sepnet.ferplus", True)
     assert image.size == (512, 512) and "Face 1:" in cards
-    assert handlers.analyze_frame(np.zeros((240, 320, 3), np.uint8), "default", False)[1] == "<p>No face found.</p>"
+    assert (
+        handlers.analyze_frame(np.zeros((240, 320, 3), np.uint8), "sepnet.ferplus", False)[1] == "<p>No face found.</p>"
+    )
 
 
 @pytest.mark.slow

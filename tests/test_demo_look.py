@@ -109,11 +109,11 @@ def test_examples_come_in_labelled_sets_and_only_fer2013_crops_are_whole_faces()
 def test_the_panel_reads_the_default_models_metrics_and_counts_its_parameters():
     from fer_hub.demo.model_info import model_facts
     from fer_hub.inference.classifier import load_model_classifier
-    from fer_hub.models.factory import DEFAULT_MODEL_DIR
+    from fer_hub.models.pretrained import DEFAULT_MODEL_DIR
 
     metrics = json.loads((DEFAULT_MODEL_DIR / "metrics.json").read_text())
-    classifier = load_model_classifier("default")
-    facts = model_facts("default", classifier)
+    classifier = load_model_classifier("sepnet.ferplus")
+    facts = model_facts("sepnet.ferplus", classifier)
     assert facts.accuracy == metrics["accuracy"] and facts.f1_macro == metrics["f1_macro"]
     assert facts.parameters == sum(p.numel() for p in classifier.logits.model.parameters()) > 100_000
     text = facts.markdown()
@@ -156,7 +156,7 @@ def test_a_model_without_metrics_says_so(tmp_path):
 def test_the_demo_panel_gives_the_models_scores_and_latency():
     from fer_hub.demo.app import FerDemo
 
-    panel = FerDemo().model_panel("default")
+    panel = FerDemo().model_panel("sepnet.ferplus")
     assert re.search(r"\d+\.\d ms to classify a face", panel) and "PublicTest" in panel
 
 

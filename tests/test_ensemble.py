@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import datasets
@@ -118,15 +119,23 @@ def test_an_ensemble_recognizer_shares_its_loaded_members(members):
     assert ensemble.classifier.members[0] is single.classifier
 
 
-def test_the_picker_offers_each_model_the_default_and_their_ensemble(members, monkeypatch):
-    monkeypatch.setenv("FER_HUB_CHECKPOINTS", str(members[0].parent))
-    assert model_choices() == {"default": ["default"], "cnn": ["cnn"], "rnn": ["rnn"], "cnn+rnn": ["cnn", "rnn"]}
+def test_the_picker_offers_each_model_the_default_and_their_ensemble(members, monkeypatch, tmp_path):
+    offered = tmp_path / "checkpoints"
+    for name, member in zip(("cnn.fer2013", "rnn.fer2013"), members):
+        shutil.copytree(member, offered / name)
+    monkeypatch.setenv("FER_HUB_CHECKPOINTS", str(offered))
+    assert model_choices() == {
+        "sepnet.ferplus": ["sepnet.ferplus"],
+        "cnn.fer2013": ["cnn.fer2013"],
+        "rnn.fer2013": ["rnn.fer2013"],
+        "cnn.fer2013+rnn.fer2013": ["cnn.fer2013", "rnn.fer2013"],
+    }
     assert list(model_choices(["someone/fer-vit"])) == [
         "someone/fer-vit",
-        "default",
-        "cnn",
-        "rnn",
-        "someone/fer-vit+cnn+rnn",
+        "sepnet.ferplus",
+        "cnn.fer2013",
+        "rnn.fer2013",
+        "someone/fer-vit+cnn.fer2013+rnn.fer2013",
     ]
-    monkeypatch.setenv("FER_HUB_CHECKPOINTS", str(members[0].parent / "absent"))
-    assert model_choices() == {"default": ["default"]}
+    monkeypatch.setenv("FER_HUB_CHECKPOINTS", str(tmp_path / "absent"))
+    assert model_choices() == {"sepnet.ferplus": ["sepnet.ferplus"]}

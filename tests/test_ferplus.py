@@ -34,9 +34,9 @@ from fer_hub.training.train import (
     gray_pixels,
     initial_model,
     resample,
-    soft_cross_entropy,
     with_clear_ferplus_majority,
 )
+from fer_hub.training.trainer import soft_cross_entropy
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE = FIXTURES / "fer2013_tiny.csv.gz"

@@ -100,12 +100,12 @@ def test_card_for_a_transformers_native_model_from_a_hub_dataset(vit_dir):
 
 
 def test_the_architecture_line_names_the_config_that_differs_from_the_zoo_default(vit_dir, tmp_path):
-    assert "patch 6, 6 layers, hidden 192." in render_model_card(vit_dir).text  # the zoo's own vit: nothing added
-    folder = tmp_path / "vit-patch4"
+    assert "patch 4, 6 layers, hidden 192." in render_model_card(vit_dir).text  # the zoo's own vit: nothing added
+    folder = tmp_path / "vit-patch6"
     shutil.copytree(vit_dir, folder)
     config = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps({**config, "patch_size": 4}))
-    assert "patch 6, 6 layers, hidden 192; this model: patch_size=4." in render_model_card(folder).text
+    (folder / "config.json").write_text(json.dumps({**config, "patch_size": 6}))
+    assert "patch 4, 6 layers, hidden 192; this model: patch_size=6." in render_model_card(folder).text
 
 
 def test_transformers_native_model_needs_only_the_processor_code(vit_dir, tmp_path):

@@ -103,8 +103,10 @@ def test_the_space_fits_zero_gpu_and_cpu_hardware(hub_endpoint, repo_id):
     assert torch.startswith("torch==") and torch.removeprefix("torch==") in ZERO_GPU_TORCH
     names = {requirement_name(line) for line in requirements}
     assert "spaces" in names  # the GPU decorator; it does nothing on other hardware
-    runtime = {requirement_name(line) for line in tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]}
-    assert runtime - {"gradio"} <= names  # gradio comes from sdk_version; the package needs all the rest
+    project = tomllib.loads(PYPROJECT.read_text())["project"]
+    runtime = {requirement_name(line) for line in project["dependencies"] + project["optional-dependencies"]["demo"]}
+    assert runtime - {"gradio"} <= names  # gradio comes from sdk_version; the demo needs all the rest
+    assert not {"onnx", "onnxscript", "scikit-learn"} & names  # not needed by the demo
     assert "gradio" not in names
 
 

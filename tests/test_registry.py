@@ -3,6 +3,7 @@ importing torch or transformers (so the CLI can list the models at once)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,8 @@ import yaml
 
 from fer_hub.cli.main import main
 from fer_hub.errors import FerHubError
+from fer_hub.models.factory import create_model
+from fer_hub.models.pretrained import list_pretrained, pretrained_entry
 from fer_hub.models.registry import MODELS, entry_for_model_type, list_models, model_entry
 from fer_hub.training.recipes import RECIPE_DIR, default_recipe_path
 
@@ -28,7 +31,6 @@ def test_entry_names_real_classes_a_packaged_recipe_and_buildable_defaults(name)
         entry.model_class.config_class is entry.config_class and entry.backbone_class.config_class is entry.config_class
     )
     assert entry_for_model_type(config.model_type) is entry
-    assert entry.processor_defaults["size"] == {"height": 48, "width": 48}
 
     recipe = default_recipe_path(name)
     assert recipe.parent == RECIPE_DIR and RECIPE_DIR.parent == PACKAGE_DIR and recipe.is_file()
@@ -53,7 +55,7 @@ def test_unknown_names_are_refused_with_the_choices():
 def test_train_help_lists_the_registry_models(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
-    assert f"zoo name: {', '.join(list_models())}" in " ".join(capsys.readouterr().out.split())
+    assert f"architecture ({', '.join(list_models())}: its own recipe)" in " ".join(capsys.readouterr().out.split())
 
 
 def test_registry_reads_without_torch_or_transformers():
@@ -71,3 +73,15 @@ def test_registry_reads_without_torch_or_transformers():
     run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.split() == [",".join(list_models()), "vit"]
+
+
+@pytest.mark.parametrize("name", list_pretrained())
+def test_an_architecture_builds_by_default_the_model_the_zoo_ships(name):
+    """`create_model(architecture)` is the shipped model's architecture: a variant needs its own name."""
+    entry = pretrained_entry(name)
+    shipped = json.loads((entry.local_folder / "config.json").read_text())
+    built = create_model(entry.architecture).config.to_dict()
+    ignored = {"id2label", "label2id", "auto_map", "architectures", "transformers_version", "dtype", "_name_or_path"}
+    assert {key: built.get(key) for key in set(shipped) - ignored} == {
+        key: shipped[key] for key in set(shipped) - ignored
+    }

@@ -36,26 +36,25 @@ def test_rows_come_from_the_metrics_files(generator, tmp_path):
     (tmp_path / "train/results/cnn/metrics-tta.json").write_text(
         json.dumps({"split": "validation", "tta": True, "accuracy": 0.6234, "f1_macro": 0.55})
     )
-    write_metrics(tmp_path / "checkpoints/cnn/metrics.json", accuracy=0.1, training=training)  # the run's record wins
     write_metrics(
-        tmp_path / "checkpoints/rnn/metrics.json",
+        tmp_path / "train/results/rnn/metrics.json",
         accuracy=0.4821,
         training={**training, "device": "cpu"},
         ferplus_majority={"accuracy": 0.5555, "f1_macro": 0.4444},
     )
     write_metrics(
-        tmp_path / "train/results/ensemble/metrics.json", accuracy=0.6399, ensemble=["checkpoints/cnn", "rnn"]
+        tmp_path / "train/results/ensemble/metrics.json", accuracy=0.6399, ensemble=["checkpoints/cnn.fer2013", "rnn"]
     )
     lines = generator.results_table(tmp_path).splitlines()
     assert lines[0] == (
-        "| model | trained on | parameters | training time | epochs | PublicTest accuracy | PublicTest macro-F1 | "
+        "| model | loads as | trained on | parameters | training time | epochs | PublicTest accuracy | PublicTest macro-F1 | "
         "flip TTA accuracy | FER+ majority accuracy | FER+ majority macro-F1 | study floor (test accuracy) |"
     )
     cnn, rnn = generator.parameters("cnn"), generator.parameters("rnn")
     assert lines[2:] == [
-        f"| cnn | FER2013 | {cnn / 1e6:.2f}M | 8 min, NVIDIA H200 | 30.0 | 0.6123 | 0.5000 | 0.6234 | - | - | 0.583 |",
-        f"| rnn | FER2013 | {rnn / 1e6:.2f}M | 8 min, CPU | 30.0 | 0.4821 | 0.5000 | - | 0.5555 | 0.4444 | 0.452 |",
-        f"| ensemble (cnn + rnn) | - | {(cnn + rnn) / 1e6:.2f}M | - | - | 0.6399 | 0.5000 | - | - | - | - |",
+        f"| cnn | `cnn.fer2013` | FER2013 | {cnn / 1e6:.2f}M | 8 min, NVIDIA H200 | 30.0 | 0.6123 | 0.5000 | 0.6234 | - | - | 0.583 |",
+        f"| rnn | `rnn.fer2013` | FER2013 | {rnn / 1e6:.2f}M | 8 min, CPU | 30.0 | 0.4821 | 0.5000 | - | 0.5555 | 0.4444 | 0.452 |",
+        f"| ensemble (cnn + rnn) | - | - | {(cnn + rnn) / 1e6:.2f}M | - | - | 0.6399 | 0.5000 | - | - | - | - |",
     ]
 
 
@@ -76,3 +75,16 @@ def test_training_time_names_the_device_when_the_run_recorded_one(generator):
 def test_a_marked_block_is_replaced_and_the_rest_kept(generator):
     text = f"intro\n{generator.START}\nold table\n{generator.END}\noutro\n"
     assert generator.with_table(text, "| new |") == f"intro\n{generator.START}\n| new |\n{generator.END}\noutro\n"
+
+
+def test_the_packaged_scores_are_the_committed_records(generator):
+    """`fer-hub models` reports fer_hub/models/pretrained_scores.json: the generated file, never typed."""
+    assert generator.SCORES_FILE.read_text() == generator.scores_text(generator.pretrained_scores())
+
+
+def test_a_held_out_score_is_shown_only_for_the_predictions_that_were_scored(generator, tmp_path):
+    scores = tmp_path / "privatetest-scores.md"
+    scores.write_text("as committed at main `aa847e8`\n\n| model | a | b |\n|---|---|---|\n| cnn | 0.6467 | 0.6710 |\n")
+    assert generator.heldout_scores(scores) == ("aa847e8", {"cnn": (0.6467, 0.671)})
+    assert generator.scored_predictions_unchanged("cnn", "aa847e8")
+    assert not generator.scored_predictions_unchanged("cnn", "aa847e8", root=tmp_path)  # no such file there

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from fer_hub.cli.main import main
+from fer_hub.checks import check_host, check_port, check_training_limits
+from fer_hub.cli.main import COMMANDS, build_parser, main
+from fer_hub.errors import FerHubError, ParameterError
 from fer_hub.training import train as training
 
 FIXTURE = str(Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz")
@@ -45,12 +47,12 @@ def launched(monkeypatch) -> list[dict]:
 @pytest.mark.parametrize(
     "option, message",
     [
-        (["--max-steps", "0"], "--max-steps 0: must be at least 1"),
-        (["--max-steps", "-1"], "--max-steps -1: must be at least 1"),
-        (["--time-budget", "0"], "--time-budget 0.0: must be a positive"),
-        (["--time-budget", "-1"], "--time-budget -1.0: must be a positive"),
-        (["--time-budget", "nan"], "--time-budget nan: must be a positive"),
-        (["--time-budget", "inf"], "--time-budget inf: must be a positive"),
+        (["--max-steps", "0"], "--max-steps: must be at least 1, not 0"),
+        (["--max-steps", "-1"], "--max-steps: must be at least 1, not -1"),
+        (["--time-budget", "0"], "--time-budget: must be a positive, finite number of minutes, not 0.0"),
+        (["--time-budget", "-1"], "--time-budget: must be a positive, finite number of minutes, not -1.0"),
+        (["--time-budget", "nan"], "--time-budget: must be a positive, finite number of minutes, not nan"),
+        (["--time-budget", "inf"], "--time-budget: must be a positive, finite number of minutes, not inf"),
     ],
 )
 def test_training_limits_are_checked_before_the_data(option, message, tmp_path, no_data_loading, capsys):
@@ -114,7 +116,9 @@ def test_demo_busy_port_is_one_line(launched, capsys):
         busy.listen()
         port = busy.getsockname()[1]
         assert main(["demo", "--port", str(port)]) == 2
-    assert f"port {port} on 127.0.0.1 is already in use" in _one_error_line(capsys, "demo")
+    assert f"error: --port: {port} is already in use on 127.0.0.1; choose another port" in _one_error_line(
+        capsys, "demo"
+    )
     assert launched == []
 
 
@@ -130,3 +134,60 @@ def test_demo_valid_host_and_port_launch(launched):
 def test_card_repo_id_is_checked(repo_id, tmp_path, capsys):
     assert main(["card", DEFAULT_MODEL, "--repo-id", repo_id]) == 2
     assert "expected a Hub repo id OWNER/NAME" in _one_error_line(capsys, "card")
+
+
+# --- the library names parameters, the CLI names flags ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "check, parameter, message",
+    [
+        (lambda: check_training_limits(0, None), "max_steps", "max_steps: must be at least 1, not 0"),
+        (
+            lambda: check_training_limits(None, float("nan")),
+            "time_budget_minutes",
+            "time_budget_minutes: must be a positive, finite number of minutes, not nan",
+        ),
+        (lambda: check_port(70000), "port", "port: must be between 1 and 65535, not 70000"),
+        (lambda: check_host("bad host!"), "host", "host: 'bad host!': not a valid host name or IP address"),
+    ],
+)
+def test_checks_raise_parameter_errors_naming_the_python_parameter(check, parameter, message):
+    with pytest.raises(ParameterError) as error:
+        check()
+    assert isinstance(error.value, FerHubError) and error.value.parameter == parameter
+    assert str(error.value) == message and "--" not in str(error.value)
+
+
+def test_python_training_names_parameters_not_flags(tmp_path, no_data_loading):
+    with pytest.raises(ParameterError, match=r"^time_budget_minutes: must be a positive"):
+        training.train("cnn", FIXTURE, tmp_path / "out", time_budget_minutes=-1)
+
+
+def _options(parser) -> set[str]:
+    return {option for action in parser._actions for option in action.option_strings} | {
+        action.metavar or action.dest.upper() for action in parser._actions if not action.option_strings
+    }
+
+
+def test_each_commands_flags_name_its_own_options():
+    """Every FLAGS entry of a command module names an option (or positional) of that command's parser."""
+    subparsers = next(action for action in build_parser()._actions if action.choices)
+    for command in COMMANDS:
+        parser = subparsers.choices[command.__name__.rsplit(".", 1)[-1].replace("_", "-")]
+        assert set(command.FLAGS.values()) <= _options(parser), command.__name__
+
+
+def test_cli_shows_the_flag_of_a_parameter_error_and_of_the_parameters_it_mentions(monkeypatch, capsys):
+    def refuse(**kwargs):
+        raise ParameterError("models", "`trust_remote_code` and `models` disagree")
+
+    stand_in = types.ModuleType("fer_hub.demo.app")
+    stand_in.launch_demo = refuse
+    monkeypatch.setitem(sys.modules, "fer_hub.demo.app", stand_in)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert main(["demo", "--port", str(port)]) == 2
+    line = _one_error_line(capsys, "demo")
+    assert line == "fer-hub demo: error: --model: --trust-remote-code and --model disagree"

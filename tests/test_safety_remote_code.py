@@ -15,7 +15,8 @@ from PIL import Image
 
 from fer_hub.cli.main import main
 from fer_hub.errors import FerHubError
-from fer_hub.models.factory import DEFAULT_MODEL_DIR, load_checkpoint
+from fer_hub.models.factory import load_checkpoint
+from fer_hub.models.pretrained import DEFAULT_MODEL_DIR
 from fer_hub.models.trust import remote_code
 
 CODE_FILES = ("configuration_sepnet.py", "modeling_sepnet.py", "image_processing_fer.py")

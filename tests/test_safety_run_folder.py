@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import yaml
 
 from fer_hub.cli.main import main
-from fer_hub.errors import FerHubError
+from fer_hub.errors import FerHubError, ParameterError
 from fer_hub.training import train as training
 from fer_hub.training.run_folder import RUN_FILE, RunTag, check_run_folder, checkpoint_run_id, folder_run_id
 
@@ -77,19 +78,30 @@ def test_new_run_refuses_a_folder_with_another_runs_checkpoints(tmp_path, no_dat
     argv = ["train", "--model", "cnn", "--data", FIXTURE, "--output-dir", str(folder)]
     assert main(argv) == 2
     line = _one_error_line(capsys)
-    assert "holds another training run" in line and "checkpoint-188" in line and "--overwrite" in line
+    assert "holds another training run" in line and "checkpoint-188" in line
+    assert line.startswith("fer-hub train: error: --output-dir: ") and "continue it with --resume" in line
+    assert "start over there with --overwrite" in line
     assert sorted(path.name for path in (folder / "checkpoints").iterdir()) == ["checkpoint-188", "checkpoint-295"]
 
 
 def test_new_run_refuses_a_folder_with_another_runs_training_log(tmp_path):
     (tmp_path / "training_log.txt").write_text("epoch 1.00 step 10: ...\n")
-    with pytest.raises(FerHubError, match="holds another training run"):
+    with pytest.raises(ParameterError, match="holds another training run") as error:
         check_run_folder(tmp_path)
+    assert error.value.parameter == "output_dir" and "`resume`" in str(error.value) and "--" not in str(error.value)
 
 
 def test_resume_and_overwrite_exclude_each_other(tmp_path):
-    with pytest.raises(FerHubError, match="exclude each other"):
+    with pytest.raises(ParameterError, match="^overwrite: `resume` and `overwrite` exclude each other"):
         check_run_folder(tmp_path, resume=True, overwrite=True)
+
+
+def test_cli_names_the_flags_of_resume_and_overwrite(tmp_path, no_data_loading, capsys):
+    argv = ["train", "--model", "cnn", "--data", FIXTURE, "--output-dir", str(tmp_path), "--resume", "--overwrite"]
+    assert main(argv) == 2
+    assert _one_error_line(capsys).startswith(
+        "fer-hub train: error: --overwrite: --resume and --overwrite exclude each other"
+    )
 
 
 def test_resume_refuses_while_other_runs_checkpoints_lie_beside(tmp_path):
@@ -150,3 +162,19 @@ def test_overwrite_starts_one_new_run_whose_checkpoints_and_log_are_its_own(tmp_
     assert {checkpoint_run_id(path) for path in checkpoints} == {second}
     assert len((folder / "training_log.txt").read_text().splitlines()) == 2  # one line per epoch of this run only
     assert len((folder / "command.txt").read_text().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_only_the_cli_records_its_command_line(tmp_path, monkeypatch):
+    """command.txt holds the `fer-hub train` command lines that made the folder; training from Python writes none
+    (not the caller's sys.argv, e.g. pytest's)."""
+    monkeypatch.setattr("sys.argv", ["pytest", "-q", "not-a-fer-hub-argument"])
+    recipe = _tiny_recipe(tmp_path)
+    from_python = tmp_path / "python"
+    assert training.train("cnn", FIXTURE, from_python, recipe_path=recipe)
+    assert not (from_python / "command.txt").exists()
+
+    folder = tmp_path / "cli"
+    argv = ["train", "--model", "cnn", "--data", FIXTURE, "--output-dir", str(folder), "--recipe", str(recipe)]
+    assert main(argv) == 0
+    assert (folder / "command.txt").read_text() == shlex.join(["fer-hub", *argv]) + "\n"

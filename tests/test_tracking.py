@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from fer_hub.errors import FerHubError
+from fer_hub.errors import ParameterError
 from fer_hub.media.tracking import IouTracker, ScoreSmoother, iou
-from fer_hub.media.video import Sampling
+from fer_hub.media.video import Sampling, checked_sampling
 
 
 def test_iou():
@@ -66,7 +66,22 @@ def test_sampling_every_and_fps():
     assert Sampling(fps=5).rate(25.0) == 5 and Sampling(every=5).rate(25.0) == 5
 
 
-@pytest.mark.parametrize("every, fps, phrase", [(0, None, "--every"), (1, 0.0, "--fps"), (2, 5.0, "not both")])
-def test_bad_sampling_is_a_clear_error(every, fps, phrase):
-    with pytest.raises(FerHubError, match=phrase):
+@pytest.mark.parametrize(
+    "every, fps, parameter, phrase",
+    [
+        (0, None, "every", "every: must be a whole number >= 1, not 0"),
+        (1, 0.0, "fps", "fps: must be above 0, not 0.0"),
+        (2, 5.0, "fps", "fps: give `every` or `fps`, not both"),
+    ],
+)
+def test_bad_sampling_is_a_parameter_error(every, fps, parameter, phrase):
+    """The library names its parameters (the CLI shows the flags instead, see test_video)."""
+    with pytest.raises(ParameterError) as error:
         Sampling(every, fps)
+    assert error.value.parameter == parameter and str(error.value) == phrase
+
+
+def test_bad_smoothing_is_a_parameter_error():
+    with pytest.raises(ParameterError, match="^smooth: must be above 0 seconds, not -1") as error:
+        checked_sampling(smooth=-1)
+    assert error.value.parameter == "smooth"

@@ -10,19 +10,28 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import huggingface_hub
 import pytest
 import torch
 import yaml
-from transformers import ResNetConfig, ResNetForImageClassification, ViTConfig, ViTForImageClassification
+from transformers import (
+    ResNetConfig,
+    ResNetForImageClassification,
+    TrainerControl,
+    TrainerState,
+    ViTConfig,
+    ViTForImageClassification,
+)
 
 from fer_hub import LABELS, list_models
 from fer_hub.cli.main import main
-from fer_hub.errors import FerHubError
+from fer_hub.errors import FerHubError, ParameterError
 from fer_hub.models.factory import create_model, load_checkpoint
 from fer_hub.training.init_from import init_from_pretrained
-from fer_hub.training.train import load_checkpoint_weights, precision_for_gpu, train
+from fer_hub.training.train import precision_for_gpu, train
+from fer_hub.training.trainer import CheckpointWeights, load_checkpoint_weights
 
 FIXTURE = str(Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz")
 TINY_CONFIGS = {
@@ -87,7 +96,6 @@ def test_train_folder_evaluate_for_every_model(model, tmp_path, capsys):
         "image_processing_fer.py",
         "metrics.json",
         "training_log.txt",
-        "command.txt",
         "recipe.yaml",
         "confusion_matrix.png",
     } <= written
@@ -142,10 +150,45 @@ def test_checkpoint_weights_load_under_their_saved_names(model, tmp_path):
     assert all(torch.equal(tensor, expected[name]) for name, tensor in target.state_dict().items())
 
 
+def test_init_from_names_its_parameter_not_the_flag():
+    with pytest.raises(ParameterError) as error:
+        init_from_pretrained("cnn", "some/checkpoint")
+    assert error.value.parameter == "init_from"
+    assert str(error.value) == "init_from: some/checkpoint: an ImageNet checkpoint can start resnet101, vit, not 'cnn'"
+
+
 def test_checkpoint_weights_that_do_not_fit_are_an_error(tmp_path):
-    create_model("vit", **TINY_CONFIGS["vit"], patch_size=4).save_pretrained(tmp_path)
+    create_model("vit", **TINY_CONFIGS["vit"], patch_size=6).save_pretrained(tmp_path)
     with pytest.raises(FerHubError, match=f"{tmp_path}: its weights do not fit this model"):
         load_checkpoint_weights(create_model("vit", **TINY_CONFIGS["vit"]), tmp_path)
+
+
+def test_checkpoint_weights_callback_loads_the_resumed_and_the_best_checkpoint_in_place(tmp_path):
+    """The callback that stands in for Trainer's by-name loading: the resumed checkpoint when training begins, the
+    best one when it ends, copied into the model's own tensors (the optimizer holds them)."""
+    saved = {}
+    for seed, name in enumerate(["checkpoint-6", "checkpoint-12"]):
+        torch.manual_seed(seed)
+        checkpoint = create_model("vit", **TINY_CONFIGS["vit"])
+        checkpoint.save_pretrained(tmp_path / name)
+        saved[name] = checkpoint.state_dict()
+    torch.manual_seed(2)
+    model = create_model("vit", **TINY_CONFIGS["vit"])
+    tensors = [parameter.data_ptr() for parameter in model.parameters()]
+    args, state = SimpleNamespace(load_best_model_at_end=True), TrainerState()
+    callback = CheckpointWeights(resume_from=str(tmp_path / "checkpoint-6"))
+
+    def holds(checkpoint: str) -> bool:
+        return all(torch.equal(tensor, saved[checkpoint][name]) for name, tensor in model.state_dict().items())
+
+    callback.on_train_begin(args, state, TrainerControl(), model=model)
+    assert holds("checkpoint-6")
+    callback.on_train_end(args, state, TrainerControl(), model=model)  # no best checkpoint: nothing to load
+    assert holds("checkpoint-6")
+    state.best_model_checkpoint = str(tmp_path / "checkpoint-12")
+    callback.on_train_end(args, state, TrainerControl(), model=model)
+    assert holds("checkpoint-12")
+    assert [parameter.data_ptr() for parameter in model.parameters()] == tensors
 
 
 def test_bf16_recipes_fall_back_to_fp16_on_a_gpu_without_bf16(capsys):
@@ -347,7 +390,7 @@ def test_init_from_rgb_checkpoints_averages_the_first_layer(tmp_path):
         ),
         (
             ["train", "--model", "cnn", "--data", FIXTURE, "--output-dir", "x", "--init-from", "y"],
-            "--init-from works for resnet101, vit, not 'cnn'",
+            "error: --init-from: y: an ImageNet checkpoint can start resnet101, vit, not 'cnn'",
         ),
         (
             [

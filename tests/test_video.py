@@ -144,10 +144,10 @@ def test_a_video_needs_a_table(clips, capsys):
 @pytest.mark.parametrize(
     "options, phrase",
     [
-        (["--every", "0"], "--every must be a whole number >= 1, not 0"),
-        (["--fps", "-2"], "--fps must be above 0, not -2.0"),
-        (["--every", "2", "--fps", "5"], "give --every or --fps, not both"),
-        (["--smooth", "0"], "--smooth must be above 0 seconds, not 0.0"),
+        (["--every", "0"], "--every: must be a whole number >= 1, not 0"),
+        (["--fps", "-2"], "--fps: must be above 0, not -2.0"),
+        (["--every", "2", "--fps", "5"], "--fps: give --every or --fps, not both"),
+        (["--smooth", "0"], "--smooth: must be above 0 seconds, not 0.0"),
         (
             ["--annotate", "out.mp4", "TWO"],
             "--annotate out.mp4: a file name takes exactly one video (2 given); give a folder",

@@ -1,8 +1,8 @@
 """The README's results table, generated from the committed metrics files (never typed).
 
 One row per `train/results/<name>/metrics.json` (a training run's, or an ensemble's from
-`fer-hub evaluate --model A B C --output ...`), and per `checkpoints/<name>/metrics.json` without such a run:
-parameters (the model as its recipe builds it; an ensemble: its members' sum), wall time, device and epochs
+`fer-hub evaluate --model A B C --output ...`): the trained-model name it loads as (`fer-hub models`; "-" when its
+weights are not in the zoo), parameters (the model as its recipe builds it; an ensemble: its members' sum), wall time, device and epochs
 of the run, PublicTest accuracy and macro-F1, the accuracy with flipped-image averaging where a `metrics-tta.json`
 (`fer-hub evaluate --tta`) lies beside the metrics file, the FER+ majority accuracy when a metrics file has it, and
 the study's test-accuracy floor. The table goes between the markers
@@ -12,8 +12,12 @@ the study's test-accuracy floor. The table goes between the markers
 
 of every Markdown file that has them (README.md, docs/*.md).
 
-    python train/results_table.py            # rewrite the marked blocks
-    python train/results_table.py --check    # exit 1 if a marked block is not the generated table
+The same run records give `fer_hub/models/pretrained_scores.json`, the scores `fer-hub models` and
+`fer_hub.list_pretrained()` report: PublicTest accuracy on both label sets, and the held-out PrivateTest accuracy from
+`../shared/heldout/privatetest-scores.md` where the committed predictions file is the one that was scored.
+
+    python train/results_table.py            # rewrite the marked blocks and the scores file
+    python train/results_table.py --check    # exit 1 if a marked block or the scores file is not the generated one
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -35,12 +40,20 @@ STUDY_FLOOR = {
 }  # the study's test accuracies
 
 
+HELDOUT_SCORES = ROOT.parent / "shared" / "heldout" / "privatetest-scores.md"
+SCORES_FILE = ROOT / "fer_hub" / "models" / "pretrained_scores.json"
+
+
 def metrics_files(root: Path = ROOT) -> dict[str, Path]:
-    """name -> metrics.json: every training run's or ensemble's under train/results/, then the checkpoints'."""
-    found = {}
-    for folder in ("checkpoints", "train/results"):  # a run's own record wins over its checkpoint's copy
-        found |= {path.parent.name: path for path in sorted((root / folder).glob("*/metrics.json"))}
-    return found
+    """run name -> metrics.json: every training run's or ensemble's under train/results/."""
+    return {path.parent.name: path for path in sorted((root / "train/results").glob("*/metrics.json"))}
+
+
+def loads_as() -> dict[str, str]:
+    """run name (its train/results/ folder) -> the trained-model name that loads its weights."""
+    from fer_hub.models.pretrained import PRETRAINED
+
+    return {entry.results: entry.name for entry in PRETRAINED.values()}
 
 
 def parameters(architecture: str, run_recipe: Path | None = None) -> int:
@@ -62,8 +75,9 @@ def parameters(architecture: str, run_recipe: Path | None = None) -> int:
 
 
 def zoo_name(reference: str) -> str:
-    """The zoo model a member reference names: `cnn`, `checkpoints/cnn`, `runs/cnn` -> `cnn`."""
-    return Path(reference).name
+    """The architecture a member reference names: `cnn`, `cnn.fer2013`, `checkpoints/cnn.fer2013`, `runs/cnn` ->
+    `cnn`."""
+    return Path(reference).name.split(".")[0]
 
 
 def row(name: str, metrics: dict, recipe: Path, tta_metrics: dict | None = None) -> dict:
@@ -72,6 +86,7 @@ def row(name: str, metrics: dict, recipe: Path, tta_metrics: dict | None = None)
     ferplus = metrics.get("ferplus_majority")
     return {
         "model": f"{name} ({' + '.join(members)})" if members else name,
+        "name": loads_as().get(name, "-"),
         "labels": "FER+ votes" if training.get("labels") == "ferplus" else ("-" if members else "FER2013"),
         "parameters": sum(map(parameters, members)) if members else parameters(metrics.get("model", name), recipe),
         "minutes": training.get("wall_minutes_this_run"),
@@ -123,6 +138,7 @@ def results_table(root: Path = ROOT) -> str:
     with_ferplus = any(entry["ferplus_accuracy"] is not None for entry in rows)
     header = [
         "model",
+        "loads as",
         "trained on",
         "parameters",
         "training time",
@@ -137,6 +153,7 @@ def results_table(root: Path = ROOT) -> str:
     for entry in rows:
         cells = [
             entry["model"],
+            f"`{entry['name']}`" if entry["name"] != "-" else "-",
             entry["labels"],
             f"{entry['parameters'] / 1e6:.2f}M",
             _training_time(entry["minutes"], entry["device"]),
@@ -153,6 +170,49 @@ def results_table(root: Path = ROOT) -> str:
         cells += [_number(entry["floor"], ".3f")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def heldout_scores(path: Path = HELDOUT_SCORES) -> tuple[str, dict[str, tuple[float, float]]]:
+    """The commit whose predictions files were scored, and run name -> PrivateTest accuracy against FER2013's
+    labels and against the FER+ majority."""
+    text = path.read_text()
+    commit = re.search(r"as committed at main `([0-9a-f]{7,40})`", text)
+    if commit is None:
+        raise SystemExit(f"{path}: names no scored commit ('as committed at main `...`')")
+    scores = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and all(re.fullmatch(r"0\.\d+", cell) for cell in cells[1:3]):
+            scores[cells[0].split()[0].strip("`")] = (float(cells[1]), float(cells[2]))
+    return commit.group(1), scores
+
+
+def scored_predictions_unchanged(run: str, commit: str, root: Path = ROOT) -> bool:
+    """Whether the run's committed predictions file is byte for byte the one the held-out scores are of."""
+    path = f"train/results/{run}/privatetest-predictions.csv"
+    scored = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=ROOT, capture_output=True)
+    if scored.returncode != 0:
+        raise SystemExit(f"git show {commit}:{path}: {scored.stderr.decode().strip()} (needs the repository's history)")
+    return (root / path).is_file() and (root / path).read_bytes() == scored.stdout
+
+
+def pretrained_scores(root: Path = ROOT, heldout: Path = HELDOUT_SCORES) -> dict:
+    """Trained-model name -> its PublicTest accuracies and, where its predictions were scored, held-out accuracy."""
+    commit, private = heldout_scores(heldout)
+    scores = {}
+    for run, name in loads_as().items():
+        metrics = _validation_metrics(root / "train/results" / run / "metrics.json", tta=False)
+        entry = {"publictest_accuracy": round(metrics["accuracy"], 4)}
+        if metrics.get("ferplus_majority"):
+            entry["publictest_ferplus_accuracy"] = round(metrics["ferplus_majority"]["accuracy"], 4)
+        if run in private and scored_predictions_unchanged(run, commit, root):
+            entry["privatetest_accuracy"], entry["privatetest_ferplus_accuracy"] = private[run]
+        scores[name] = entry
+    return scores
+
+
+def scores_text(scores: dict) -> str:
+    return json.dumps(scores, indent=2, sort_keys=True) + "\n"
 
 
 def marked_files(root: Path = ROOT) -> list[Path]:
@@ -175,13 +235,18 @@ def main() -> None:
         raise SystemExit(f"no Markdown file has the markers {START} ... {END}")
     table = results_table()
     stale = [path for path in files if with_table(path.read_text(), table) != path.read_text()]
+    scores = scores_text(pretrained_scores())
+    scores_stale = not SCORES_FILE.is_file() or SCORES_FILE.read_text() != scores
     if args.check:
-        for path in stale:
-            print(f"{path.relative_to(ROOT)}: the results table is out of date; run python train/results_table.py")
-        sys.exit(1 if stale else 0)
+        for path in stale + ([SCORES_FILE] if scores_stale else []):
+            print(f"{path.relative_to(ROOT)}: out of date; run python train/results_table.py")
+        sys.exit(1 if stale or scores_stale else 0)
     for path in stale:
         path.write_text(with_table(path.read_text(), table))
         print(f"wrote the results table into {path.relative_to(ROOT)}")
+    if scores_stale:
+        SCORES_FILE.write_text(scores)
+        print(f"wrote {SCORES_FILE.relative_to(ROOT)}")
     print(table)
 
 

@@ -1,20 +1,99 @@
-"""`fer-hub predict`: the faces of each image with box, label and the 7 scores, as text or JSON."""
+"""`fer-hub predict`: the faces of each image with box, label and the 7 scores, as text or JSON. Folders, videos
+and `--csv`/`--jsonl` tables take the path of `predict_media`. The parser is light; what predicts is imported when
+the command runs."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..data.image_io import read_image
 from ..errors import FerHubError
-from ..inference.faces import boxes_in_image
-from ..inference.recognizer import EmotionRecognizer, count_faces, get_recognizer
+from .options import MODEL_FLAGS, MODEL_HELP, add_trust_remote_code
 
+if TYPE_CHECKING:
+    from ..inference.recognizer import EmotionRecognizer
+
+FLAGS = {**MODEL_FLAGS, "as_json": "--json", "paths": "IMAGE", "images": "IMAGE"}
 NO_FACE_HINT = (
     "try a closer or larger photo, or give each face's box with --boxes X,Y,W,H; "
     "--whole-image only if the image is already one cropped face"
 )
+
+
+def _box(text: str) -> list[int]:
+    """A `--boxes` value: x,y,w,h in whole pixels."""
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a face box X,Y,W,H (four whole numbers, after the images)")
+    return values
+
+
+def add_parser(commands) -> argparse.ArgumentParser:
+    predict = commands.add_parser("predict", help="faces and expressions in images")
+    predict.add_argument("images", nargs="*", metavar="IMAGE")
+    predict.add_argument("--model", nargs="+", help=f"{MODEL_HELP} (default: the embedded model)")
+    predict.add_argument("--json", action="store_true", help="print one JSON list instead of text")
+    predict.add_argument("--tta", action="store_true", help="average with the horizontally flipped faces")
+    predict.add_argument(
+        "--whole-image", action="store_true", help="classify each whole image as one face (already-cropped faces)"
+    )
+    predict.add_argument(
+        "--boxes",
+        nargs="+",
+        type=_box,
+        metavar="X,Y,W,H",
+        help="classify these face boxes (pixels of the image file) instead of detecting faces; after the images",
+    )
+    table = predict.add_argument_group("folders and videos (IMAGE may be a folder, searched recursively, or a video)")
+    table.add_argument("--csv", metavar="FILE", help="one row per face per image or video frame ('-': stdout)")
+    table.add_argument("--jsonl", metavar="FILE", help="the same rows as JSON Lines ('-': stdout)")
+    table.add_argument("--every", type=int, metavar="N", help="analyse every N-th video frame (default: all)")
+    table.add_argument("--fps", type=float, metavar="F", help="analyse about F video frames per second")
+    table.add_argument("--smooth", type=float, metavar="SECONDS", help="average each face's scores over about SECONDS")
+    table.add_argument(
+        "--annotate",
+        metavar="OUT",
+        help="annotated copy of the video (OUT.mp4/.avi/.webm; a folder for several videos)",
+    )
+    table.add_argument(
+        "--timeline", metavar="DIR", help="folder for each video's timeline PNG (default: the table's folder)"
+    )
+    add_trust_remote_code(predict)
+    return predict
+
+
+def run(args: argparse.Namespace) -> None:
+    from ..media.paths import TABLE_OPTIONS, split_models_and_images, uses_media
+
+    model, images = args.model, args.images
+    if isinstance(model, list):
+        model, images = split_models_and_images(model, images)
+    if not images:
+        raise FerHubError("no IMAGE given")
+    if model == []:
+        raise FerHubError("--model names no model before the images")
+    common = dict(
+        model=model,
+        as_json=args.json,
+        tta=args.tta,
+        whole_image=args.whole_image,
+        trust_remote_code=args.trust_remote_code,
+    )
+    media = {name: getattr(args, name) for name in TABLE_OPTIONS}
+    if uses_media(images, media):
+        if args.boxes:
+            raise FerHubError("--boxes applies to image files, not to folders, videos or --csv/--jsonl tables")
+        from .predict_media import predict_media
+
+        predict_media(images, **media, **common)
+        return
+    predict_command(images, **common, boxes=args.boxes)
 
 
 def predict_file(
@@ -27,6 +106,10 @@ def predict_file(
     """{"image", "faces", "message"} for one image file; when it cannot be read, no faces, the problem as the
     message and "error": true (the shape of the demo's /predict API). `boxes` ([x, y, w, h] in the file's pixels):
     classify these faces instead of detecting; a bad box is a FerHubError naming the file."""
+    from ..data.image_io import read_image
+    from ..inference.faces import boxes_in_image
+    from ..inference.recognizer import count_faces
+
     try:
         loaded = read_image(path, name=str(path))
     except FerHubError as error:
@@ -64,6 +147,8 @@ def predict_command(
     without detection); unreadable images are reported on stderr without stopping the others, then counted in a
     final FerHubError."""
     from transformers.utils import logging
+
+    from ..inference.recognizer import get_recognizer
 
     logging.disable_progress_bar()
     recognizer = get_recognizer(model, trust_remote_code=trust_remote_code)

@@ -20,11 +20,11 @@ from ..inference.faces import DETECTOR_NAME, boxes_in_image
 from ..inference.recognizer import EmotionRecognizer, Face, count_faces, get_recognizer, model_choices
 from ..labels import LABELS
 from ..media.annotation import draw_faces, face_cards
+from ..models.pretrained import DEFAULT_MODEL
 from .model_info import latency_ms, model_facts
 from .upload_store import demo_uploads, serving
 from .video_tab import video_tab
 
-DEFAULT_MODEL = "default"  # the picker's name for the embedded model
 SPACE_EXAMPLES = Path(__file__).resolve().parents[1] / "space" / "examples"
 EXAMPLE_SETS = (  # name (HTML id fer-examples-NAME), file-name prefix ("": the others), title, whole image is one face
     ("group", "group_", "Group photo", False),
@@ -117,7 +117,7 @@ class FerDemo:
 
         Args:
             image: an image file (JPEG, PNG, GIF, WebP, TIFF, BMP).
-            model: one of the models the demo offers ("default": the embedded model).
+            model: one of the models the demo offers ("sepnet.ferplus": the embedded default).
             tta: also classify the mirrored faces and average.
             whole_image: classify the whole image as one face (already-cropped faces), skipping detection.
             boxes: face boxes [[x, y, w, h], ...] in the image's pixels to classify instead of detecting faces.

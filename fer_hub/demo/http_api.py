@@ -10,12 +10,13 @@ from pathlib import Path
 import httpx
 
 from ..errors import FerHubError
+from ..models.pretrained import DEFAULT_MODEL
 
 
 def predict_over_http(
     url: str,
     image: str | Path,
-    model: str = "default",
+    model: str = DEFAULT_MODEL,
     tta: bool = False,
     whole_image: bool = False,
     boxes: list[list[float]] | None = None,

@@ -12,7 +12,8 @@ from pathlib import Path
 from huggingface_hub import hf_hub_download
 from PIL import Image
 
-from ..inference.classifier import Classifier, ModelClassifier, TorchLogits, resolve_model
+from ..inference.classifier import Classifier, ModelClassifier, TorchLogits
+from ..models.pretrained import resolve_model
 
 LABEL_SETS = {  # metrics.json training.labels -> what the model learned from, in words
     "fer2013": "FER2013 labels (one label a face, from the dataset)",

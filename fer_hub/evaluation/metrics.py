@@ -1,12 +1,52 @@
-"""Classification metrics with scikit-learn: accuracy, macro-F1, per-class scores, confusion matrix, against
-the FER2013 labels and, where FER+ votes are known, against the FER+ majority label of each face that has one."""
+"""Classification metrics: accuracy, macro-F1, per-class scores, confusion matrix, against the FER2013 labels
+and, where FER+ votes are known, against the FER+ majority label of each face that has one. Computed with numpy,
+with scikit-learn's definitions and numbers (`zero_division=0`: a score whose denominator is 0 is 0)."""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from ..labels import LABELS, NO_FERPLUS_LABEL
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, classes: int = len(LABELS)) -> np.ndarray:
+    """(classes, classes) counts: row = true class, column = predicted class (pairs outside 0..classes-1 are not
+    counted, as scikit-learn's `confusion_matrix(labels=range(classes))` does)."""
+    labels, predictions = np.asarray(labels, dtype=np.int64).ravel(), np.asarray(predictions, dtype=np.int64).ravel()
+    if labels.shape != predictions.shape:
+        raise ValueError(f"{labels.size} labels but {predictions.size} predictions")
+    inside = (labels >= 0) & (labels < classes) & (predictions >= 0) & (predictions < classes)
+    pairs = labels[inside] * classes + predictions[inside]
+    return np.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
+
+
+def accuracy(labels: np.ndarray, predictions: np.ndarray) -> float:
+    """The fraction of predictions equal to their label (0.0 for none)."""
+    labels, predictions = np.asarray(labels).ravel(), np.asarray(predictions).ravel()
+    return float(np.mean(labels == predictions)) if labels.size else 0.0
+
+
+def precision_recall_f1(
+    labels: np.ndarray, predictions: np.ndarray, classes: int = len(LABELS)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per class: precision, recall, F1 and support (true count), as scikit-learn's
+    `precision_recall_fscore_support(labels=range(classes), zero_division=0)` gives them."""
+    true_positives = np.diag(confusion_matrix(labels, predictions, classes)).astype(np.float64)
+    support, predicted = _counts(labels, classes), _counts(predictions, classes)
+    precision = _divide(true_positives, predicted)
+    recall = _divide(true_positives, support)
+    f1 = _divide(2 * true_positives, predicted + support)  # = 2PR / (P + R), scikit-learn's form
+    return precision, recall, f1, support
+
+
+def _counts(values: np.ndarray, classes: int) -> np.ndarray:
+    values = np.asarray(values, dtype=np.int64).ravel()
+    return np.bincount(values[(values >= 0) & (values < classes)], minlength=classes)
+
+
+def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, 0 where the denominator is 0."""
+    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator != 0)
 
 
 def trainer_metrics(eval_prediction) -> dict[str, float]:
@@ -16,9 +56,9 @@ def trainer_metrics(eval_prediction) -> dict[str, float]:
     logits, label_ids = eval_prediction
     predictions = np.asarray(logits).argmax(axis=-1)
     labels, ferplus_labels = label_ids if isinstance(label_ids, (tuple, list)) else (label_ids, None)
-    per_class = f1_score(labels, predictions, labels=range(len(LABELS)), average=None, zero_division=0)
+    per_class = precision_recall_f1(labels, predictions)[2]
     scores = {
-        "accuracy": float(accuracy_score(labels, predictions)),
+        "accuracy": accuracy(labels, predictions),
         "f1_macro": float(per_class.mean()),
         **{f"f1_{name}": float(score) for name, score in zip(LABELS, per_class)},
     }
@@ -26,10 +66,8 @@ def trainer_metrics(eval_prediction) -> dict[str, float]:
         clear = np.asarray(ferplus_labels) != NO_FERPLUS_LABEL
         majority, predicted = np.asarray(ferplus_labels)[clear], predictions[clear]
         if clear.any():
-            scores["ferplus_accuracy"] = float(accuracy_score(majority, predicted))
-            scores["ferplus_f1_macro"] = float(
-                f1_score(majority, predicted, labels=range(len(LABELS)), average="macro", zero_division=0)
-            )
+            scores["ferplus_accuracy"] = accuracy(majority, predicted)
+            scores["ferplus_f1_macro"] = float(precision_recall_f1(majority, predicted)[2].mean())
         else:  # nothing to score; model selection still finds its metric
             scores["ferplus_accuracy"] = scores["ferplus_f1_macro"] = 0.0
     return scores
@@ -37,19 +75,16 @@ def trainer_metrics(eval_prediction) -> dict[str, float]:
 
 def classification_report(labels: np.ndarray, predictions: np.ndarray) -> dict:
     """The metrics.json payload: accuracy, f1_macro, per-class precision/recall/F1/support, confusion matrix, n."""
-    classes = range(len(LABELS))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        labels, predictions, labels=classes, zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_f1(labels, predictions)
     return {
         "n": len(labels),
-        "accuracy": float(accuracy_score(labels, predictions)),
+        "accuracy": accuracy(labels, predictions),
         "f1_macro": float(f1.mean()),
         "per_class": {
             name: {"precision": float(p), "recall": float(r), "f1": float(s), "support": int(n)}
             for name, p, r, s, n in zip(LABELS, precision, recall, f1, support)
         },
-        "confusion_matrix": confusion_matrix(labels, predictions, labels=classes).tolist(),
+        "confusion_matrix": confusion_matrix(labels, predictions).tolist(),
     }
 
 

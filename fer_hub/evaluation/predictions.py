@@ -76,6 +76,6 @@ def predict_data(
 ) -> Path:
     """Predict every face of `split` of `data` with a model or the ensemble of several; write the CSV."""
     output = predictions_path(output)
+    classifier = load_classifier(models, trust_remote_code=trust_remote_code)  # a wrong model name fails first
     faces = dataset_split(load_fer2013(data), split, data)
-    classifier = load_classifier(models, trust_remote_code=trust_remote_code)
     return write_predictions(predict_split(classifier, faces, tta=tta), output)

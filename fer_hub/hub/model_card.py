@@ -14,6 +14,7 @@ from ..checks import check_repo_id
 from ..data.fer2013 import looks_like_hub_id
 from ..errors import FerHubError
 from ..labels import LABELS
+from ..models.pretrained import local_model_folder
 from ..models.registry import entry_for_model_type
 
 TEMPLATE = Path(__file__).resolve().parent / "model_card_template.md"
@@ -188,7 +189,7 @@ def render_model_card(model_dir: str | Path, repo_id: str | None = None) -> Mode
     """The model card for a trained folder; `repo_id` goes into the usage snippets (a placeholder if None)."""
     if repo_id is not None:
         check_repo_id(repo_id)
-    folder = Path(model_dir)
+    folder = local_model_folder(model_dir)
     metrics = read_metrics(folder)
     architecture = _architecture(folder)
     repo_id = repo_id or f"YOUR_USERNAME/fer-{architecture['zoo_name']}"
@@ -229,6 +230,6 @@ def render_model_card(model_dir: str | Path, repo_id: str | None = None) -> Mode
 
 def write_model_card(model_dir: str | Path, repo_id: str | None = None) -> Path:
     """Write the model card into the folder as README.md; returns its path."""
-    path = Path(model_dir) / "README.md"
+    path = local_model_folder(model_dir) / "README.md"
     render_model_card(model_dir, repo_id).save(path)
     return path

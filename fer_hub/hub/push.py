@@ -21,6 +21,7 @@ from transformers.dynamic_module_utils import get_relative_imports
 
 from ..checks import check_repo_id, is_repo_id
 from ..errors import FerHubError
+from ..models.pretrained import local_model_folder
 from .model_card import read_json, read_metrics, render_model_card
 from .pickle_scan import is_pickled
 
@@ -225,7 +226,7 @@ def push_model(
     """Publish a trained folder (minus checkpoints/ and pickles) with a freshly generated card; returns its URL.
 
     README.md is always regenerated from metrics.json, so the published scores are the folder's own."""
-    folder = Path(model_dir)
+    folder = local_model_folder(model_dir)
     files = model_upload_files(folder)
     card = render_model_card(folder, repo_id)
     metrics = read_metrics(folder)

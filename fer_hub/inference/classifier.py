@@ -8,7 +8,6 @@ several (their probabilities averaged). Models are named by folder, `.onnx` file
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
@@ -19,58 +18,15 @@ from transformers import PreTrainedModel
 
 from ..errors import FerHubError
 from ..labels import LABELS
-from ..models.factory import DEFAULT_MODEL_DIR, load_checkpoint
+from ..models.factory import load_checkpoint
 from ..models.image_processing_fer import FerImageProcessor
-from ..models.registry import list_models
+from ..models.pretrained import DEFAULT_MODEL, model_name, resolve_model
 
 BATCH_SIZE = 256  # faces per forward pass (twice as many with flip test-time augmentation)
-DEFAULT_NAME = "default"  # the embedded model's name
-CHECKPOINTS_VARIABLE = "FER_HUB_CHECKPOINTS"
-SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the repository root when fer_hub runs from a checkout
 
 # pixel_values (N, 1, H, W) float32 -> logits (N, 7)
 LogitsFunction = Callable[[np.ndarray], np.ndarray]
 ModelReferences = str | Path | Sequence[str | Path] | None
-
-
-# --- models by name ---------------------------------------------------------------------------
-
-
-def checkpoints_dir() -> Path | None:
-    """Where the models offered by name live: $FER_HUB_CHECKPOINTS if set, else `checkpoints/` of the source
-    checkout fer_hub runs from; None for an installed wheel without the variable."""
-    if os.environ.get(CHECKPOINTS_VARIABLE):
-        return Path(os.environ[CHECKPOINTS_VARIABLE])
-    return SOURCE_ROOT / "checkpoints" if (SOURCE_ROOT / "pyproject.toml").is_file() else None
-
-
-def checkpoint_names() -> list[str]:
-    """The names of the model folders (with a config.json) in `checkpoints_dir()`, sorted."""
-    folder = checkpoints_dir()
-    if folder is None or not folder.is_dir():
-        return []
-    return sorted(path.name for path in folder.iterdir() if (path / "config.json").is_file())
-
-
-def resolve_model(reference: str | Path | None) -> str:
-    """Where a model reference points. An existing file or folder wins; else None or 'default' is the embedded
-    model and a checkpoint name is its folder in `checkpoints_dir()`; anything else is taken as a Hub repo id."""
-    if reference is None:
-        return str(DEFAULT_MODEL_DIR)
-    reference = str(reference)
-    if Path(reference).exists():
-        return reference
-    if reference == DEFAULT_NAME:
-        return str(DEFAULT_MODEL_DIR)
-    if reference in checkpoint_names():
-        return str(checkpoints_dir() / reference)
-    if reference in list_models():  # a zoo architecture with no trained checkpoint here: not a Hub id either
-        offered = ", ".join([DEFAULT_NAME, *checkpoint_names()])
-        raise FerHubError(
-            f"{reference}: cannot load a model: no trained {reference} checkpoint here (models offered by name: "
-            f"{offered}); train one with `fer-hub train --model {reference}`, or give a folder or Hub repo id"
-        )
-    return reference
 
 
 # --- classifiers ------------------------------------------------------------------------------
@@ -116,7 +72,7 @@ class Classifier:
 class ModelClassifier(Classifier):
     """One model (PyTorch or ONNX, as a `LogitsFunction`) with the image processor it was trained with."""
 
-    def __init__(self, logits: LogitsFunction, processor: FerImageProcessor, name: str = DEFAULT_NAME):
+    def __init__(self, logits: LogitsFunction, processor: FerImageProcessor, name: str = DEFAULT_MODEL):
         self.logits = logits
         self.processor = processor
         self.name = name
@@ -158,23 +114,17 @@ def model_references(references: ModelReferences) -> list[str | Path | None]:
 
 
 def load_model_classifier(reference: str | Path | None = None, trust_remote_code: bool = False) -> ModelClassifier:
-    """One model: a model folder, a checkpoint name, 'default' (or None: the embedded model), a Hub repo id or a
+    """One model: a trained-model name (None: the default, `sepnet.ferplus`), a model folder, a Hub repo id or a
     `.onnx` file exported by `fer-hub export-onnx`. Its classes must be the FER2013 classes, in order."""
     location = resolve_model(reference)
-    name = str(reference or DEFAULT_NAME)
+    name = model_name(reference)
     if location.endswith(".onnx"):
         from .onnx_runtime import load_onnx
 
         logits, processor = load_onnx(location)
         id2label = logits.id2label
     else:
-        try:
-            model, processor = load_checkpoint(location, trust_remote_code=trust_remote_code)
-        except FerHubError as error:
-            if "/" in name or os.sep in name:
-                raise
-            names = ", ".join([DEFAULT_NAME, *checkpoint_names()])
-            raise FerHubError(f"{error}; models offered by name: {names}") from None
+        model, processor = load_checkpoint(location, trust_remote_code=trust_remote_code)
         logits, id2label = TorchLogits(model), model.config.id2label
     labels = [id2label[index] for index in range(len(id2label))]
     if labels != list(LABELS):

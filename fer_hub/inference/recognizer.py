@@ -11,12 +11,11 @@ from PIL import Image
 
 from ..errors import FerHubError
 from ..labels import LABELS
+from ..models.pretrained import DEFAULT_MODEL, PRETRAINED
 from .classifier import (
-    DEFAULT_NAME,
     Classifier,
     ModelClassifier,
     ModelReferences,
-    checkpoint_names,
     combine,
     load_model_classifier,
     model_references,
@@ -94,11 +93,13 @@ def count_faces(faces: list[Face]) -> str:
 
 
 def model_choices(models: list[str] | None = None) -> dict[str, list[str]]:
-    """What a model picker offers, name -> model references: the given models, the embedded one ('default'), the
-    checkpoints offered by name, and the ensemble of all but the embedded one ('a+b+c') when there are two or more."""
-    names = list(dict.fromkeys([*(models or []), DEFAULT_NAME, *checkpoint_names()]))
+    """What a model picker offers, name -> model references: the given models, the default (`sepnet.ferplus`), the
+    trained models whose weights are on this machine, and the ensemble of all but the default ('a+b+c') when there
+    are two or more."""
+    here = [name for name, entry in PRETRAINED.items() if entry.local_folder is not None]
+    names = list(dict.fromkeys([*(models or []), DEFAULT_MODEL, *here]))
     choices = {name: [name] for name in names}
-    members = [name for name in names if name != DEFAULT_NAME]
+    members = [name for name in names if name != DEFAULT_MODEL]
     if len(members) >= 2:
         choices["+".join(members)] = members
     return choices

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..labels import LABELS
+from ..optional import require
 from .annotation import EXPRESSION_COLORS
 from .video import FrameResult
 
@@ -58,9 +59,9 @@ class Timeline:
             series.add(result.time_s or 0.0, np.array([face.scores[name] for name in LABELS], dtype=np.float32))
 
     def save(self, path: str | Path) -> Path:
-        """A PNG: per face (at most MAX_PANELS, seen longest first) its 7 scores over time."""
-        import matplotlib
-
+        """A PNG: per face (at most MAX_PANELS, seen longest first) its 7 scores over time (matplotlib, of the
+        `video` extra: a FerHubError naming it when it is not installed)."""
+        matplotlib = require("matplotlib", "video", "the video timeline plot")
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 

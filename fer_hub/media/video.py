@@ -1,6 +1,7 @@
 """Videos, streamed: frames read with OpenCV (all, every Nth or F per second), the faces of several frames
 classified together, each face given an id it keeps across frames, scores optionally smoothed over time, and an
-annotated copy written as the frames go by. Memory does not grow with the video's length.
+annotated copy written as the frames go by. Memory does not grow with the video's length. OpenCV comes with the
+`video` extra: this module imports it when a video is opened, so images need no OpenCV.
 
     for frame in fer_hub.analyze_video("clip.mp4", every=5):
         frame.time_s, [(face.face_id, face.label) for face in frame.faces]
@@ -14,24 +15,36 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # read at FFmpeg's first use: its messages stay off stderr
-
-import cv2
 import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from ..errors import FerHubError
+from ..errors import FerHubError, ParameterError
 from ..inference.classifier import ModelReferences, batches
 from ..inference.recognizer import EmotionRecognizer, Face, get_recognizer
 from ..labels import LABELS
+from ..optional import require, require_installed
 from .annotation import draw_faces
 from .tracking import IouTracker, ScoreSmoother
 
 WRITER_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".webm": "VP80"}
 BATCH_FRAMES = 8  # frames whose faces are classified in one forward pass
 MIN_TRACK_GAP_S = 1.0  # a face missed for less than this (or 2.5 sampled frames) keeps its id
+
+
+def opencv() -> ModuleType:
+    """The `cv2` module; without OpenCV installed, a FerHubError naming the `video` extra."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # read at FFmpeg's first use: its messages stay off stderr
+    return require("cv2", "video", "reading and writing videos")
+
+
+def require_video_support() -> None:
+    """A FerHubError naming the `video` extra unless what videos need (OpenCV, and matplotlib for their timeline
+    plots) is installed: for commands to call before they start on a video. Imports neither."""
+    require_installed("cv2", "video", "reading and writing videos")
+    require_installed("matplotlib", "video", "the video timeline plot")
 
 
 @dataclass(frozen=True)
@@ -60,11 +73,11 @@ class Sampling:
 
     def __post_init__(self):
         if self.every < 1:
-            raise FerHubError(f"--every must be a whole number >= 1, not {self.every}")
+            raise ParameterError("every", f"must be a whole number >= 1, not {self.every}")
         if self.fps is not None and not self.fps > 0:
-            raise FerHubError(f"--fps must be above 0, not {self.fps}")
+            raise ParameterError("fps", f"must be above 0, not {self.fps}")
         if self.fps is not None and self.every != 1:
-            raise FerHubError("give --every or --fps, not both")
+            raise ParameterError("fps", "give `every` or `fps`, not both")
 
     def keeps(self, index: int, video_fps: float) -> bool:
         if self.fps is None:
@@ -94,6 +107,7 @@ class VideoReader:
             raise FerHubError(f"{self.name}: no such file")
         if path.stat().st_size == 0:
             raise FerHubError(f"{self.name}: the file is empty (0 bytes)")
+        cv2 = self._cv2 = opencv()
         self._capture = cv2.VideoCapture(str(path))
         if not self._capture.isOpened():
             raise FerHubError(
@@ -125,7 +139,7 @@ class VideoReader:
             if not ok:
                 break
             if keep:
-                yield index, index / self.fps, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                yield index, index / self.fps, self._cv2.cvtColor(frame, self._cv2.COLOR_BGR2RGB)
             index += 1
         if index == 0:
             raise FerHubError(f"{self.name}: no frame could be decoded (the file is truncated or corrupt)")
@@ -154,10 +168,11 @@ class VideoWriter:
         if self.path.suffix.lower() not in WRITER_CODECS:
             raise FerHubError(f"{self.path}: an annotated video must end in one of {', '.join(WRITER_CODECS)}")
         self.fps = fps
-        self._writer: cv2.VideoWriter | None = None
+        self._cv2 = opencv()
+        self._writer = None  # a cv2.VideoWriter once the first frame gives the size
 
     def write(self, frame: Image.Image | np.ndarray) -> None:
-        rgb = np.asarray(frame)
+        rgb, cv2 = np.asarray(frame), self._cv2
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fourcc = cv2.VideoWriter_fourcc(*WRITER_CODECS[self.path.suffix.lower()])
@@ -180,7 +195,7 @@ class VideoWriter:
 def checked_sampling(every: int = 1, fps: float | None = None, smooth: float | None = None) -> Sampling:
     """The frame sampling of `every` or `fps`, once these and `smooth` are checked (a FerHubError names a bad one)."""
     if smooth is not None and not smooth > 0:
-        raise FerHubError(f"--smooth must be above 0 seconds, not {smooth}")
+        raise ParameterError("smooth", f"must be above 0 seconds, not {smooth}")
     return Sampling(every, fps)
 
 

@@ -10,7 +10,8 @@ from transformers.dynamic_module_utils import custom_object_save
 from ..errors import FerHubError
 from ..labels import ID2LABEL, LABEL2ID
 from .image_processing_fer import FerImageProcessor
-from .registry import MODELS, entry_for_model_type, model_entry
+from .pretrained import resolve_model
+from .registry import INPUT_SIDE, MODELS, model_entry
 from .trust import resolve_trust_remote_code
 
 FER_IMAGE_PROCESSORS = {"pil": FerImageProcessor, "torchvision": FerImageProcessor}  # one class, either backend
@@ -46,14 +47,9 @@ def create_model(name: str, **config_overrides) -> PreTrainedModel:
 
 
 def image_processor_for(model: PreTrainedModel) -> FerImageProcessor:
-    """The processor that feeds `model` images: its registry entry's processor defaults, at the input size its
-    config sets (if it sets one)."""
-    entry = entry_for_model_type(model.config.model_type)
-    settings = dict(entry.processor_defaults) if entry else {}
-    side = getattr(model.config, "image_size", None)
-    if side:
-        settings["size"] = {"height": side, "width": side}
-    return FerImageProcessor(**settings)
+    """The processor that feeds `model` images: 48x48 gray, or the input size its config sets (if it sets one)."""
+    side = getattr(model.config, "image_size", None) or INPUT_SIDE
+    return FerImageProcessor(size={"height": side, "width": side})
 
 
 def save_checkpoint(model: PreTrainedModel, processor: FerImageProcessor, folder: str | Path) -> None:
@@ -68,17 +64,15 @@ def save_checkpoint(model: PreTrainedModel, processor: FerImageProcessor, folder
     processor.save_pretrained(folder)
 
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "default_model"
-
-
 def load_checkpoint(
     reference: str | Path | None = None, trust_remote_code: bool = False
 ) -> tuple[PreTrainedModel, FerImageProcessor]:
-    """Model and image processor from a local folder or a Hub repo id (the embedded default if None).
+    """Model and image processor from a trained model's name (`cnn.fer2013`, see `fer_hub.list_pretrained()`; the
+    default `sepnet.ferplus` if None), a local folder or a Hub repo id.
 
     fer-hub's own architectures load with the installed classes. A model that brings other Python code loads only
     with `trust_remote_code=True`, which runs that code (with a warning naming `reference`)."""
-    reference = str(reference or DEFAULT_MODEL_DIR)
+    reference = resolve_model(reference)
     trusted = resolve_trust_remote_code(reference, trust_remote_code)
     try:
         model = AutoModelForImageClassification.from_pretrained(reference, trust_remote_code=trusted)

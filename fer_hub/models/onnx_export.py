@@ -11,13 +11,14 @@ import os
 import tempfile
 from pathlib import Path
 
-import onnx
 import torch
 
 from ..errors import FerHubError
+from ..optional import require
 from ..output_paths import check_output_file
 from .factory import load_checkpoint
 from .image_processing_fer import FerImageProcessor
+from .pretrained import resolve_model
 
 OPSET = 17
 
@@ -42,14 +43,16 @@ def processor_metadata(model_config, processor: FerImageProcessor) -> dict[str, 
 
 
 def export_onnx(model_reference: str, output: str | Path, int8: bool = False, trust_remote_code: bool = False) -> Path:
-    """Export to `output` atomically (a failed export leaves no file behind)."""
+    """Export to `output` atomically (a failed export leaves no file behind). Needs the `onnx` extra: without the
+    onnx package, a FerHubError naming it."""
+    onnx = require("onnx", "onnx", "ONNX export")
     output = Path(output)
     if output.suffix != ".onnx":
         raise FerHubError(f"{output}: the output file must end in .onnx")
     if not output.parent.is_dir():
         raise FerHubError(f"{output.parent}: no such folder for the output file")
     check_output_file(output)
-    model, processor = load_checkpoint(model_reference, trust_remote_code=trust_remote_code)
+    model, processor = load_checkpoint(resolve_model(model_reference), trust_remote_code=trust_remote_code)
     wrapper = LogitsOnly(model).eval()
     example = torch.zeros(1, 1, processor.size["height"], processor.size["width"])
     with tempfile.TemporaryDirectory(dir=output.parent, prefix=".export-") as staging:

@@ -29,7 +29,6 @@ class ModelEntry:
     model_path: str
     recipe: str  # the file stem of its training recipe in fer_hub/recipes/
     config_defaults: dict = field(default_factory=dict)
-    processor_defaults: dict = field(default_factory=lambda: {"size": {"height": INPUT_SIDE, "width": INPUT_SIDE}})
     pretrained_source: str | None = None
 
     @property
@@ -99,14 +98,14 @@ MODELS: dict[str, ModelEntry] = {
         ),
         ModelEntry(
             "vit",
-            "transformers' ViT: 48x48 grayscale, patch 6, 6 layers, hidden 192",
+            "transformers' ViT: 48x48 grayscale, patch 4, 6 layers, hidden 192",
             "transformers.ViTConfig",
             "transformers.ViTModel",
             "transformers.ViTForImageClassification",
             recipe="vit",
             config_defaults={
                 "image_size": INPUT_SIDE,
-                "patch_size": 6,
+                "patch_size": 4,
                 "num_channels": 1,
                 "hidden_size": 192,
                 "num_hidden_layers": 6,

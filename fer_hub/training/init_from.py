@@ -9,7 +9,7 @@ from pathlib import Path
 from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers.utils import cached_file
 
-from ..errors import FerHubError
+from ..errors import FerHubError, ParameterError
 from ..labels import ID2LABEL, LABEL2ID
 from ..models.image_processing_fer import FerImageProcessor
 from ..models.registry import MODELS, model_entry
@@ -34,7 +34,9 @@ def init_from_pretrained(
     entry = model_entry(model_name)
     if entry.pretrained_source is None:
         startable = [name for name, other in MODELS.items() if other.pretrained_source]
-        raise FerHubError(f"--init-from works for {', '.join(startable)}, not {model_name!r}")
+        raise ParameterError(
+            "init_from", f"{reference}: an ImageNet checkpoint can start {', '.join(startable)}, not {model_name!r}"
+        )
     try:
         source_config = AutoConfig.from_pretrained(reference, trust_remote_code=False)  # never a checkpoint's own code
         source = AutoModel.from_pretrained(reference, trust_remote_code=False)
@@ -67,4 +69,4 @@ def init_from_pretrained(
     result = model.base_model.load_state_dict(weights, strict=False)
     if result.missing_keys:
         raise FerHubError(f"{reference}: checkpoint lacks weights for {', '.join(result.missing_keys[:5])}")
-    return model, FerImageProcessor(**{**entry.processor_defaults, "size": {"height": side, "width": side}})
+    return model, FerImageProcessor(size={"height": side, "width": side})

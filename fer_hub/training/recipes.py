@@ -10,6 +10,7 @@ import yaml
 
 from ..data.augmentation import AugmentationConfig
 from ..errors import FerHubError
+from ..models.pretrained import pretrained_entry
 from ..models.registry import model_entry
 
 RECIPE_DIR = Path(__file__).resolve().parents[1] / "recipes"
@@ -43,6 +44,16 @@ def _merge(base: dict, override: dict) -> dict:
 def default_recipe_path(model: str) -> Path:
     """The packaged recipe the registry names for `model`."""
     return RECIPE_DIR / f"{model_entry(model).recipe}.yaml"
+
+
+def training_target(model: str) -> tuple[str, Path]:
+    """The architecture `fer-hub train --model` builds and the recipe it follows by default: an architecture
+    (`cnn`) with its own recipe, or a trained model's name (`sepnet.ferplus`) with the recipe that model was
+    trained with."""
+    if "." in model:
+        entry = pretrained_entry(model)
+        return entry.architecture, RECIPE_DIR / f"{entry.recipe}.yaml"
+    return model_entry(model).name, default_recipe_path(model)
 
 
 def _read_fields(path: Path, children: tuple[Path, ...] = ()) -> dict:

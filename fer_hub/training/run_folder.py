@@ -19,7 +19,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 from transformers.trainer_callback import ExportableState
 
-from ..errors import FerHubError
+from ..errors import FerHubError, ParameterError
 from ..output_paths import check_output_dir
 
 RUN_FILE = ".fer-hub-run.json"  # hidden: bookkeeping, never pushed to the Hub
@@ -111,7 +111,9 @@ class RunFolder:
 def check_run_folder(output_dir: str | Path, resume: bool = False, overwrite: bool = False) -> RunFolder:
     """Check `output_dir` for a new run or for `resume`, before any data is loaded; writes nothing."""
     if resume and overwrite:
-        raise FerHubError("--resume and --overwrite exclude each other: continue the folder's run, or start over")
+        raise ParameterError(
+            "overwrite", "`resume` and `overwrite` exclude each other: continue the folder's run, or start over"
+        )
     folder = check_output_dir(output_dir)
     checkpoints = _checkpoints(folder)
     run_id = folder_run_id(folder)
@@ -119,9 +121,10 @@ def check_run_folder(output_dir: str | Path, resume: bool = False, overwrite: bo
         held = [path for path in (folder / RUN_FILE, folder / TRAINING_LOG) if path.exists()]
         if (checkpoints or held) and not overwrite:
             what = f"its checkpoints {_names(checkpoints)}" if checkpoints else f"its {_names(held)}"
-            raise FerHubError(
-                f"{folder}: holds another training run ({what}); continue it with --resume, start over there with "
-                "--overwrite (removes its checkpoints and training log), or choose another --output-dir"
+            raise ParameterError(
+                "output_dir",
+                f"{folder} holds another training run ({what}); continue it with `resume`, start over there with "
+                "`overwrite` (removes its checkpoints and training log), or choose another folder",
             )
         return RunFolder(folder, uuid.uuid4().hex, None, overwrite)
     complete = [path for path in checkpoints if (path / TRAINER_STATE).is_file()]  # the rest were cut short

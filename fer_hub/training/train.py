@@ -2,42 +2,39 @@
 
 Two label sets: FER2013's single labels (hard-label cross-entropy), or the FER+ crowd votes (`labels="ferplus"`:
 cross-entropy against each face's vote distribution, Barsoum et al. 2016's "probability" scheme; faces with no
-clear FER+ majority are left out). With votes attached, every evaluation scores both label sets."""
+clear FER+ majority are left out). With votes attached, every evaluation scores both label sets.
+
+`train` runs the steps below in turn: the recipe and TrainingArguments for the run, the data splits, the model and
+its image processor, the model inputs, the Trainer (trainer.py), and the model folder with its report (report.py)."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
-import math
-import shlex
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
+from typing import NamedTuple
 
 import datasets
 import numpy as np
 import torch
-import torch.distributed as dist
-import torch.nn.functional as F
-import yaml
-from torch.optim.lr_scheduler import LambdaLR
-from transformers import EarlyStoppingCallback, PreTrainedModel, Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers import EarlyStoppingCallback, PreTrainedModel, TrainingArguments, set_seed
 
 from ..checks import check_training_limits
 from ..data.augmentation import AugmentationConfig, augment_batch
 from ..data.fer2013 import dataset_split, load_fer2013
-from ..errors import FerHubError
-from ..evaluation.evaluate import save_confusion_matrix
-from ..evaluation.metrics import label_set_reports, trainer_metrics
+from ..errors import FerHubError, ParameterError
+from ..evaluation.metrics import trainer_metrics
 from ..labels import ID2LABEL, LABELS, NO_FERPLUS_LABEL
 from ..models.factory import create_model, image_processor_for, save_checkpoint
 from ..models.image_processing_fer import FerImageProcessor
 from ..models.registry import model_entry
 from .init_from import init_from_pretrained
-from .recipes import LABEL_SETS, Recipe, default_recipe_path, load_recipe
-from .run_folder import CHECKPOINT_DIR, COMMAND_LOG, TRAINING_LOG, check_run_folder
+from .recipes import LABEL_SETS, Recipe, load_recipe, training_target
+from .report import run_metrics, training_summary, validation_scores, write_report
+from .run_folder import CHECKPOINT_DIR, TRAINING_LOG, RunFolder, check_run_folder
+from .trainer import EpochLogCallback, TimeBudget, WeightedLossTrainer
 
 TRAINING_LABEL_COLUMN = {"fer2013": "label", "ferplus": "ferplus_label"}  # what balancing counts, per label set
 TRAINER_DEFAULTS = dict(
@@ -54,162 +51,6 @@ TRAINER_DEFAULTS = dict(
     remove_unused_columns=False,
     dataloader_num_workers=0,
 )
-
-
-def soft_cross_entropy(
-    logits: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor | None = None, label_smoothing: float = 0.0
-) -> torch.Tensor:
-    """Cross-entropy against target distributions (one row per sample, summing to 1), with class weights and
-    label smoothing exactly as `F.cross_entropy` applies them to hard labels: on one-hot targets the two agree.
-    Rows of zeros (no target) add nothing to the loss or to the weighted mean's denominator."""
-    weight = weight if weight is not None else torch.ones(logits.shape[-1], device=logits.device)
-    targets = targets.float()
-    smoothed = targets * (1.0 - label_smoothing) + targets.sum(-1, keepdim=True) * (label_smoothing / logits.shape[-1])
-    total = -(smoothed * weight * logits.float().log_softmax(-1)).sum()
-    return total / (targets * weight).sum().clamp_min(torch.finfo(torch.float32).tiny)
-
-
-def load_checkpoint_weights(model: PreTrainedModel, folder: str | Path) -> None:
-    """Copy the weights of a saved model folder (a Trainer checkpoint) into `model`, through `from_pretrained` and so
-    through transformers' key conversions. Trainer's own loading (`--resume`, the best model at the end) reads the
-    tensors by name without them: a ViT saves its attention weights under other names than its modules', so it left
-    every ViT layer as it was (random on resume, the last epoch's at the end) with only a warning. A weight that does
-    not fit is an error here."""
-    saved, loading = type(model).from_pretrained(
-        folder, config=copy.deepcopy(model.config), ignore_mismatched_sizes=True, output_loading_info=True
-    )
-    mismatched = [key for key, *_ in loading["mismatched_keys"]]
-    unmatched = sorted({*loading["missing_keys"], *loading["unexpected_keys"], *mismatched})
-    if unmatched:
-        raise FerHubError(f"{folder}: its weights do not fit this model (e.g. {', '.join(unmatched[:3])})")
-    model.load_state_dict(saved.state_dict())
-
-
-class WeightedLossTrainer(Trainer):
-    """Cross-entropy with optional class weights and label smoothing, a per-batch mean: against the FER2013
-    labels, or with `soft_labels` against the FER+ vote distributions (`soft_cross_entropy`)."""
-
-    loss_is_scaled_for_ga = False
-
-    def __init__(
-        self,
-        *args,
-        class_weights: torch.Tensor | None = None,
-        label_smoothing: float = 0.0,
-        time_budget: TimeBudget | None = None,
-        soft_labels: bool = False,
-        **kwargs,
-    ):
-        super().__init__(*args, **kwargs)
-        self.class_weights = class_weights
-        self.label_smoothing = label_smoothing
-        self.time_budget = time_budget
-        self.soft_labels = soft_labels
-
-    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: torch.nn.Module | None = None) -> None:
-        load_checkpoint_weights(model if model is not None else self.model, resume_from_checkpoint)
-
-    def _load_best_model(self) -> None:
-        load_checkpoint_weights(self.model, self.state.best_model_checkpoint)
-
-    def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None):
-        """With a time budget, the schedule follows the clock instead of the step count."""
-        if self.time_budget is None or self.lr_scheduler is not None:
-            return super().create_scheduler(num_training_steps, optimizer)
-        warmup_steps = self.args.get_warmup_steps(num_training_steps)
-        self.lr_scheduler = LambdaLR(
-            optimizer or self.optimizer, lambda step: self.time_budget.lr_factor(step, warmup_steps, num_training_steps)
-        )
-        return self.lr_scheduler
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        outputs = model(pixel_values=inputs["pixel_values"])
-        weight = self.class_weights.to(outputs.logits.device) if self.class_weights is not None else None
-        if self.soft_labels:
-            loss = soft_cross_entropy(outputs.logits, inputs["votes"], weight, self.label_smoothing)
-        else:
-            loss = F.cross_entropy(outputs.logits, inputs["labels"], weight, label_smoothing=self.label_smoothing)
-        return (loss, outputs) if return_outputs else loss
-
-
-class TimeBudget(TrainerCallback):
-    """A wall-clock budget. The fraction spent (rank 0's clock, shared by every process, or the
-    fraction of steps done if that is larger) drives the learning rate, warmup then cosine decay to
-    zero at whichever limit comes first, so a run cut short by the budget still anneals; training
-    stops cleanly once it is spent (the stop evaluates and saves)."""
-
-    def __init__(self, minutes: float):
-        self.seconds = 60.0 * minutes
-        self.started = time.monotonic()
-        self.spent = 0.0
-
-    @property
-    def expired(self) -> bool:
-        return self.spent >= 1.0
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        spent = torch.tensor([(time.monotonic() - self.started) / self.seconds], dtype=torch.float64)
-        if dist.is_available() and dist.is_initialized():
-            dist.broadcast(spent, src=0)
-        self.spent = float(spent)
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if self.expired:
-            control.should_training_stop = True
-
-    def lr_factor(self, step: int, warmup_steps: int, total_steps: int) -> float:
-        warmup = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
-        progress = min(1.0, max(self.spent, step / total_steps))
-        return warmup * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-class EpochLogCallback(TrainerCallback):
-    """One line per evaluation, on the console and appended to the run's training_log.txt: the mean training loss
-    since the previous evaluation and the validation scores."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.evaluated_step = 0
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.evaluated_step = state.global_step  # a resumed run starts where its checkpoint ended
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if control.should_evaluate:
-            control.should_log = True  # the loss of the steps since the last log enters log_history first
-
-    on_epoch_end = on_step_end
-
-    def train_loss_since_last_evaluation(self, log_history: list[dict]) -> float:
-        """The logged losses since the previous evaluation, each the mean over the steps since the log before it,
-        averaged step-weighted (NaN if no step was trained since)."""
-        total, steps, previous = 0.0, 0, self.evaluated_step
-        for entry in log_history:
-            if "loss" in entry and entry["step"] > previous:
-                total += entry["loss"] * (entry["step"] - previous)
-                steps += entry["step"] - previous
-                previous = entry["step"]
-        return total / steps if steps else float("nan")
-
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        if not state.is_world_process_zero or not metrics:
-            return
-        train_loss = self.train_loss_since_last_evaluation(state.log_history)
-        self.evaluated_step = state.global_step
-        line = (
-            f"epoch {state.epoch:.2f} step {state.global_step}: "
-            f"train_loss {train_loss:.4f} "
-            f"val_loss {metrics.get('eval_loss', float('nan')):.4f} "
-            f"val_accuracy {metrics['eval_accuracy']:.4f} val_f1_macro {metrics['eval_f1_macro']:.4f}"
-        )
-        if "eval_ferplus_accuracy" in metrics:
-            line += (
-                f" val_ferplus_accuracy {metrics['eval_ferplus_accuracy']:.4f}"
-                f" val_ferplus_f1_macro {metrics['eval_ferplus_f1_macro']:.4f}"
-            )
-        print(line, flush=True)
-        with self.path.open("a") as log:
-            log.write(line + "\n")
 
 
 def _require_train_and_validation(dataset: datasets.DatasetDict, source: str, seed: int) -> datasets.DatasetDict:
@@ -299,7 +140,7 @@ def with_clear_ferplus_majority(split: datasets.Dataset) -> datasets.Dataset:
 
 
 def initial_model(model_name: str, init_from: str, config_overrides: dict) -> tuple[PreTrainedModel, FerImageProcessor]:
-    """`--init-from`: a fer-hub model folder of the same architecture (its weights and image processor, the
+    """`init_from`: a fer-hub model folder of the same architecture (its weights and image processor, the
     recipe's `config` applied on top), or else an ImageNet checkpoint for resnet101 / vit (`init_from_pretrained`)."""
     folder = Path(init_from)
     processor_config = folder / "preprocessor_config.json"
@@ -367,6 +208,94 @@ def _training_arguments(
         raise FerHubError(f"{recipe.source}: field 'training': {error}") from None
 
 
+def trains_on_cpu() -> bool:
+    """Whether this run trains on the CPU (no GPU here). On a GPU, cuDNN benchmarks its convolutions: the input sizes
+    are fixed, so it times them once and then reuses the fastest."""
+    on_cpu = not torch.cuda.is_available()
+    if not on_cpu:
+        torch.backends.cudnn.benchmark = True
+    return on_cpu
+
+
+def run_recipe(model_name: str, recipe_path: str | Path, labels: str | None, votes: str | None, on_cpu: bool) -> Recipe:
+    """The recipe the run follows: `recipe_path` read for this machine, with `labels` over the recipe's label set;
+    FER+ labels need `votes`."""
+    recipe = load_recipe(recipe_path, on_cpu=on_cpu)
+    if recipe.model != model_name:
+        raise FerHubError(f"{recipe.source}: this recipe is for model {recipe.model!r}, not {model_name!r}")
+    if labels and labels not in LABEL_SETS:
+        raise ParameterError("labels", f"{labels!r} is not one of {', '.join(LABEL_SETS)}")
+    recipe = dataclasses.replace(recipe, labels=labels or recipe.labels)
+    if recipe.labels == "ferplus" and not votes:
+        raise ParameterError("votes", "training on FER+ labels needs the FER+ votes for the data's rows")
+    return recipe
+
+
+def load_splits(data: str, votes: str | None, args: TrainingArguments) -> datasets.DatasetDict:
+    """The train and validation splits of `data` (with its FER+ `votes`), read by the main process first."""
+    with args.main_process_first(desc="loading FER2013"):
+        return _require_train_and_validation(load_fer2013(data, votes=votes), data, args.seed)
+
+
+def build_model(model_name: str, recipe: Recipe, init_from: str | None) -> tuple[PreTrainedModel, FerImageProcessor]:
+    """The model to train, new from the recipe's config or started from `init_from`, and its image processor."""
+    if init_from:
+        model, processor = initial_model(model_name, init_from, recipe.config)
+    else:
+        model = create_model(model_name, **recipe.config)
+        processor = image_processor_for(model)
+    if recipe.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model, processor
+
+
+class ModelInputs(NamedTuple):
+    train: datasets.Dataset
+    validation: datasets.Dataset
+    class_weights: torch.Tensor | None  # for the recipe's `class_weights` balancing, else None
+
+
+def model_inputs(dataset: datasets.DatasetDict, processor: FerImageProcessor, recipe: Recipe, seed: int) -> ModelInputs:
+    """The training and validation inputs. The training split keeps, for FER+ labels, the faces with a clear
+    majority, is balanced per the recipe and augmented; the validation split serves every face as it is."""
+    train_split = gray_pixels(dataset["train"], processor)
+    if recipe.labels == "ferplus":
+        train_split = with_clear_ferplus_majority(train_split)
+    label_column = TRAINING_LABEL_COLUMN[recipe.labels]
+    weights = class_weights(train_split[label_column]) if recipe.balancing == "class_weights" else None
+    if recipe.balancing in ("oversample", "undersample"):
+        train_split = resample(train_split, recipe.balancing, seed, label_column)  # an index map, no copies
+    train_split.set_transform(batch_transform(processor, recipe.augmentation))
+    return ModelInputs(train_split, with_transform(dataset["validation"], processor, None), weights)
+
+
+def build_trainer(
+    model: PreTrainedModel,
+    processor: FerImageProcessor,
+    args: TrainingArguments,
+    recipe: Recipe,
+    inputs: ModelInputs,
+    run: RunFolder,
+    budget: TimeBudget | None,
+) -> WeightedLossTrainer:
+    """The Trainer of the run, with early stopping, the training log, the run folder's callbacks and the budget."""
+    callbacks = [EarlyStoppingCallback(recipe.early_stopping_patience), EpochLogCallback(run.path / TRAINING_LOG)]
+    callbacks += run.callbacks() + ([budget] if budget else [])
+    return WeightedLossTrainer(
+        model=model,
+        args=args,
+        train_dataset=inputs.train,
+        eval_dataset=inputs.validation,
+        processing_class=processor,
+        compute_metrics=trainer_metrics,
+        callbacks=callbacks,
+        class_weights=inputs.class_weights,
+        label_smoothing=recipe.label_smoothing,
+        time_budget=budget,
+        soft_labels=recipe.labels == "ferplus",
+    )
+
+
 def train(
     model_name: str,
     data: str,
@@ -381,107 +310,44 @@ def train(
     overwrite: bool = False,
 ) -> dict:
     """Train `model_name` on `data` per its recipe; write the best model and its report to `output_dir`.
+    `model_name` is an architecture of the registry (`cnn`: its own recipe) or a trained model's name
+    (`sepnet.ferplus`: its architecture and the recipe it was trained with); `recipe_path` overrides the recipe.
 
     `labels` ("fer2013" or "ferplus", default: the recipe's) picks the training targets; "ferplus" needs `votes`,
-    the FER+ votes file for the rows of `data`. With `votes`, metrics cover both label sets."""
-    model_entry(model_name)  # an unknown name fails before anything else
+    the FER+ votes file for the rows of `data`. With `votes`, metrics cover both label sets. Returns the metrics
+    (metrics.json) on the main process, {} on the others of a multi-process run."""
+    architecture, own_recipe = training_target(model_name)  # an unknown name fails before anything else
     output_dir = Path(output_dir)
-    on_cpu = not torch.cuda.is_available()
-    if not on_cpu:  # fixed input sizes: cuDNN times its convolutions once, then reuses the fastest
-        torch.backends.cudnn.benchmark = True
-    recipe = load_recipe(recipe_path or default_recipe_path(model_name), on_cpu=on_cpu)
-    if recipe.model != model_name:
-        raise FerHubError(f"{recipe.source}: this recipe is for model {recipe.model!r}, not {model_name!r}")
-    recipe = dataclasses.replace(recipe, labels=labels or recipe.labels)
-    if recipe.labels not in LABEL_SETS:
-        raise FerHubError(f"labels {recipe.labels!r}: expected one of {', '.join(LABEL_SETS)}")
-    if recipe.labels == "ferplus" and not votes:
-        raise FerHubError("training on FER+ labels needs the FER+ votes for the data's rows: give --votes PATH")
+    on_cpu = trains_on_cpu()
+    recipe = run_recipe(architecture, recipe_path or own_recipe, labels, votes, on_cpu)
     check_training_limits(max_steps, time_budget_minutes)
     run = check_run_folder(output_dir, resume=resume, overwrite=overwrite)  # one run per folder, see run_folder
-    resume_from = run.resume_from
     args = _training_arguments(recipe, output_dir, max_steps, on_cpu, with_votes=votes is not None)
     set_seed(args.seed)
 
-    with args.main_process_first(desc="loading FER2013"):
-        dataset = _require_train_and_validation(load_fer2013(data, votes=votes), data, args.seed)
-    if init_from:
-        model, processor = initial_model(model_name, init_from, recipe.config)
-    else:
-        model = create_model(model_name, **recipe.config)
-        processor = image_processor_for(model)
-    if recipe.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-
-    train_split = gray_pixels(dataset["train"], processor)
-    if recipe.labels == "ferplus":
-        train_split = with_clear_ferplus_majority(train_split)
-    label_column = TRAINING_LABEL_COLUMN[recipe.labels]
-    weights = class_weights(train_split[label_column]) if recipe.balancing == "class_weights" else None
-    if recipe.balancing in ("oversample", "undersample"):
-        train_split = resample(train_split, recipe.balancing, args.seed, label_column)  # an index map, no copies
-    train_split.set_transform(batch_transform(processor, recipe.augmentation))
-    validation = with_transform(dataset["validation"], processor, None)
-
+    dataset = load_splits(data, votes, args)
+    model, processor = build_model(architecture, recipe, init_from)
+    inputs = model_inputs(dataset, processor, recipe, args.seed)
     run.claim(args.process_index == 0)
     budget = TimeBudget(time_budget_minutes) if time_budget_minutes else None
-    callbacks = [
-        EarlyStoppingCallback(recipe.early_stopping_patience),
-        EpochLogCallback(output_dir / TRAINING_LOG),
-    ]
-    callbacks += run.callbacks()
-    trainer = WeightedLossTrainer(
-        model=model,
-        args=args,
-        train_dataset=train_split,
-        eval_dataset=validation,
-        processing_class=processor,
-        compute_metrics=trainer_metrics,
-        callbacks=callbacks + ([budget] if budget else []),
-        class_weights=weights,
-        label_smoothing=recipe.label_smoothing,
-        time_budget=budget,
-        soft_labels=recipe.labels == "ferplus",
-    )
+    trainer = build_trainer(model, processor, args, recipe, inputs, run, budget)
     started = time.monotonic()
-    result = trainer.train(resume_from_checkpoint=resume_from)
-    prediction = trainer.predict(validation)
+    result = trainer.train(resume_from_checkpoint=run.resume_from)
+    prediction = trainer.predict(inputs.validation)
     if not trainer.is_world_process_zero():
         return {}
 
     save_checkpoint(trainer.model, processor, output_dir)
-    labels_and_ferplus = prediction.label_ids if votes is not None else (prediction.label_ids, None)
-    report = label_set_reports(prediction.predictions.argmax(-1), *labels_and_ferplus)
-    metrics = {
-        "split": "validation",
-        "data": str(data),
-        **({"votes": str(votes)} if votes is not None else {}),
-        "model": model_name,
-        **report,
-        "training": {
-            "labels": recipe.labels,
-            "epochs": round(trainer.state.epoch or 0.0, 3),
-            "steps": trainer.state.global_step,
-            "wall_minutes_this_run": round((time.monotonic() - started) / 60, 2),
-            "time_budget_minutes": time_budget_minutes,
-            "stopped_by_time_budget": bool(budget and budget.expired),
-            "best_checkpoint": trainer.state.best_model_checkpoint,
-            "train_loss": result.training_loss,
-            "processes": args.world_size,
-            "device": "cpu" if on_cpu else torch.cuda.get_device_name(0),
-        },
-    }
-    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    save_confusion_matrix(
-        report["confusion_matrix"], output_dir / "confusion_matrix.png", title=f"{model_name} on validation"
+    summary = training_summary(
+        recipe,
+        trainer.state,
+        args,
+        result.training_loss,
+        wall_seconds=time.monotonic() - started,
+        time_budget_minutes=time_budget_minutes,
+        stopped_by_time_budget=bool(budget and budget.expired),
+        device="cpu" if on_cpu else torch.cuda.get_device_name(0),
     )
-    (output_dir / "trainer_log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1) + "\n")
-    (output_dir / "recipe.yaml").write_text(
-        yaml.safe_dump(
-            {**asdict(recipe), "augmentation": asdict(recipe.augmentation), "training": args.to_sanitized_dict()},
-            sort_keys=False,
-        )
-    )
-    with (output_dir / COMMAND_LOG).open("a") as log:
-        log.write(shlex.join(["fer-hub", *sys.argv[1:]]) + "\n")
+    metrics = run_metrics(architecture, data, votes, validation_scores(prediction, votes is not None), summary)
+    write_report(output_dir, metrics, recipe, args, trainer.state.log_history)
     return metrics

@@ -17,13 +17,13 @@ class FerSepNetConfig(PreTrainedConfig):
         stem_channels: list[int] | None = None,
         stage_channels: list[int] | None = None,
         convs_per_stage: int = 2,
-        dropout: float = 0.2,
+        dropout: float = 0.1,
         **kwargs,
     ):
         self.num_channels = num_channels
         self.image_size = image_size
         self.stem_channels = stem_channels or [16, 32]
-        self.stage_channels = stage_channels or [64, 128, 256]
+        self.stage_channels = stage_channels or [96, 192, 384]
         self.convs_per_stage = convs_per_stage
         self.dropout = dropout
         super().__init__(**kwargs)

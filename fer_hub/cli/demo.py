@@ -1,0 +1,33 @@
+"""`fer-hub demo`: the Gradio demo on this machine; host and port are checked before gradio is imported."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..checks import check_can_listen, check_host, check_port
+from .options import MODEL_FLAGS, add_trust_remote_code
+
+FLAGS = dict(MODEL_FLAGS)
+
+
+def add_parser(commands) -> argparse.ArgumentParser:
+    demo = commands.add_parser("demo", help="launch the Gradio demo locally")
+    demo.add_argument(
+        "--model",
+        nargs="*",
+        default=None,
+        help="trained model names, model folders or Hub ids (default: sepnet.ferplus)",
+    )
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=7860)
+    add_trust_remote_code(demo)
+    return demo
+
+
+def run(args: argparse.Namespace) -> None:
+    check_host(args.host)
+    check_can_listen(args.host, check_port(args.port))  # before gradio is imported and the models load
+
+    from ..demo.app import launch_demo
+
+    launch_demo(models=args.model, host=args.host, port=args.port, trust_remote_code=args.trust_remote_code)

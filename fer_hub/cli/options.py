@@ -1,0 +1,21 @@
+"""What several commands' parsers share: the model option's help, `--trust-remote-code` and the flag of the
+library parameters that name models."""
+
+from __future__ import annotations
+
+import argparse
+
+MODEL_HELP = (
+    "trained model name (see `fer-hub models`), model folder, Hub repo id (OWNER/NAME) or .onnx file; "
+    "several: their ensemble (probabilities averaged)"
+)
+MODEL_FLAGS = {"models": "--model", "references": "--model", "reference": "--model"}  # the library's names for it
+
+
+def add_trust_remote_code(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="run the Python code a model folder or Hub repo brings (needed only for architectures that are not "
+        "fer-hub's own; only for code you trust)",
+    )
