@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from fer_hub.cli.main import main
+from fer_hub.models.pretrained import list_pretrained
 
 HEAVY = ("torch", "transformers", "datasets", "gradio", "huggingface_hub")
 CONSOLE_SCRIPT = Path(sys.executable).with_name("fer-hub")  # installed beside the interpreter
@@ -51,6 +52,18 @@ def test_help_version_and_argument_errors_import_no_heavy_package(launcher, args
     assert imported.isdisjoint(HEAVY), sorted(imported & set(HEAVY))
     if exit_code == 2:
         assert "error:" in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("launcher", ["console script", "python -m"])
+def test_models_command_imports_no_heavy_package(launcher):
+    """`fer-hub models` reads the zoo's names, scores and folders without torch or transformers."""
+    program = [str(CONSOLE_SCRIPT)] if launcher == "console script" else [sys.executable, "-m", "fer_hub"]
+    run, imported = run_importtime([*program, "models"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "fer_hub" in imported
+    assert imported.isdisjoint(HEAVY), sorted(imported & set(HEAVY))
+    listed = {line.split()[0] for line in run.stdout.splitlines() if line.strip()}
+    assert set(list_pretrained()) <= listed
 
 
 def test_version_is_the_installed_distributions(capsys):

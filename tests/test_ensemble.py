@@ -1,4 +1,4 @@
-"""Ensembles: `--model A B` in predict, evaluate and predict-data averages the members' probabilities, and the
+"""Ensembles: `--model A --model B` in predict, evaluate and predict-data averages the members' probabilities, and the
 demo's picker offers the ensemble of its models."""
 
 from __future__ import annotations
@@ -41,6 +41,11 @@ def members(tmp_path_factory) -> list[Path]:
     return paths
 
 
+def model_options(members: list[Path]) -> list[str]:
+    """`--model A --model B`: the option once per member."""
+    return [argument for path in members for argument in ("--model", str(path))]
+
+
 @pytest.fixture(scope="module")
 def validation_images() -> list[Image.Image]:
     return list(load_fer2013(FIXTURE)["validation"]["image"])
@@ -63,7 +68,7 @@ def test_one_reference_in_a_list_is_that_model_alone(members):
 
 def test_evaluate_scores_the_ensemble(members, validation_images, tmp_path, capsys):
     output = tmp_path / "ensemble.json"
-    arguments = ["evaluate", "--model", *map(str, members), "--data", str(FIXTURE), "--output", str(output)]
+    arguments = ["evaluate", *model_options(members), "--data", str(FIXTURE), "--output", str(output)]
     assert main(arguments) == 0
     metrics = json.loads(output.read_text())
     assert metrics["ensemble"] == [str(path) for path in members]
@@ -79,8 +84,7 @@ def test_predict_data_writes_the_mean(members, validation_images, tmp_path):
     output = tmp_path / "predictions.csv"
     arguments = [
         "predict-data",
-        "--model",
-        *map(str, members),
+        *model_options(members),
         "--data",
         str(FIXTURE),
         "--split",
@@ -95,16 +99,28 @@ def test_predict_data_writes_the_mean(members, validation_images, tmp_path):
     np.testing.assert_allclose([[float(value) for value in row[2:]] for row in rows], mean, atol=1e-6)
 
 
-def test_predict_takes_several_models_before_the_images(members, tmp_path, capsys):
+def test_predict_takes_a_repeated_model_as_the_ensemble(members, tmp_path, capsys):
     crop = tmp_path / "face.png"
     Image.fromarray(np.arange(48 * 48, dtype=np.uint8).reshape(48, 48)).save(crop)
-    assert main(["predict", "--json", "--whole-image", "--model", *map(str, members), str(crop)]) == 0
+    assert main(["predict", "--json", "--whole-image", *model_options(members), str(crop)]) == 0
     (result,) = json.loads(capsys.readouterr().out)
     scores = np.array(list(result["faces"][0]["scores"].values()))
     mean = sum(load_classifier(path).probabilities([Image.open(crop).convert("RGB")]) for path in members) / 2
     np.testing.assert_allclose(scores, mean[0], atol=1e-6)
-    assert main(["predict", "--json", "--whole-image", str(crop), "--model", *map(str, members)]) == 0
+    assert main(["predict", "--json", "--whole-image", str(crop), *model_options(members)]) == 0
     assert json.loads(capsys.readouterr().out) == [result]
+
+
+def test_predict_reads_the_value_after_one_model_as_an_image_even_named_like_a_model(members, tmp_path, capsys):
+    """`--model` takes one value: what follows is an image, not a second member, whatever its name."""
+    crop = tmp_path / "rnn.fer2013"  # a trained model's name, and no image extension
+    Image.fromarray(np.arange(48 * 48, dtype=np.uint8).reshape(48, 48)).save(crop, format="PNG")
+    assert main(["predict", "--json", "--whole-image", "--model", str(members[0]), str(crop)]) == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    assert result["image"] == str(crop) and "error" not in result
+    scores = np.array(list(result["faces"][0]["scores"].values()))
+    alone = load_classifier(members[0]).probabilities([Image.open(crop).convert("RGB")])
+    np.testing.assert_allclose(scores, alone[0], atol=1e-6)
 
 
 def test_predict_without_an_image_is_an_error(members, capsys):

@@ -1,6 +1,7 @@
 """`fer-hub predict`: per image the faces with box, label and scores; bad images reported, others kept."""
 
 import json
+import shutil
 
 import pytest
 
@@ -75,6 +76,14 @@ def test_predicting_images_leaves_the_video_and_table_modules_unloaded(astronaut
     assert run.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_model_values_without_a_model_before_the_images_are_an_error(astronaut_png, capsys):
-    assert main(["predict", "--model", str(astronaut_png)]) == 2
-    assert capsys.readouterr().err.strip().endswith("error: --model names no model before the images")
+def test_the_one_value_after_model_is_the_model_and_an_image_named_like_a_model_is_an_image(
+    astronaut_png, tmp_path, capsys
+):
+    """No guessing: `--model` takes exactly one value, so IMAGE is an image even when its name is a model's."""
+    photo = tmp_path / "cnn.fer2013"
+    shutil.copyfile(astronaut_png, photo)
+    assert main(["predict", "--json", "--model", "sepnet.ferplus", str(photo)]) == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    assert result["image"] == str(photo) and len(result["faces"]) == 1
+    assert main(["predict", "--model", str(astronaut_png)]) == 2  # the photo is the model here: no IMAGE left
+    assert capsys.readouterr().err.strip().endswith("error: no IMAGE given")

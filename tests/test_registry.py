@@ -4,6 +4,7 @@ importing torch or transformers (so the CLI can list the models at once)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -17,7 +18,7 @@ from fer_hub.errors import FerHubError
 from fer_hub.models.factory import create_model
 from fer_hub.models.pretrained import list_pretrained, pretrained_entry
 from fer_hub.models.registry import MODELS, entry_for_model_type, list_models, model_entry
-from fer_hub.training.recipes import RECIPE_DIR, default_recipe_path
+from fer_hub.training.recipes import RECIPE_DIR, default_recipe_path, training_target
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "fer_hub"
 
@@ -85,3 +86,38 @@ def test_an_architecture_builds_by_default_the_model_the_zoo_ships(name):
     assert {key: built.get(key) for key in set(shipped) - ignored} == {
         key: shipped[key] for key in set(shipped) - ignored
     }
+
+
+def test_models_command_lists_every_trained_model_with_its_score_and_weights(monkeypatch, capsys):
+    monkeypatch.delenv("FER_HUB_CHECKPOINTS", raising=False)
+    monkeypatch.chdir(PACKAGE_DIR.parent)  # the weights' folders show relative to the checkout
+    scores = json.loads((PACKAGE_DIR / "models" / "pretrained_scores.json").read_text())
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = re.split(r" {2,}", lines[0])  # columns are two or more spaces apart ("FER+ votes" has one)
+    assert header[0] == "name" and header[-1] == "weights"
+    rows = {cells[0]: dict(zip(header, cells)) for cells in (re.split(r" {2,}", line) for line in lines[1:] if line)}
+    for name in list_pretrained():
+        entry = pretrained_entry(name)
+        folder = entry.local_folder.relative_to(PACKAGE_DIR.parent).as_posix()
+        assert folder == ("fer_hub/default_model" if name == "sepnet.ferplus" else f"checkpoints/{name}")
+        assert rows[name]["architecture"] == entry.architecture
+        assert rows[name]["PublicTest"] == f"{scores[name]['publictest_accuracy']:.4f}"
+        assert rows[name]["weights"] == folder
+
+
+def test_train_takes_a_trained_models_name_for_its_architecture_and_recipe():
+    architecture, recipe = training_target("cnn.fer2013")
+    assert architecture == "cnn" and recipe == RECIPE_DIR / "cnn.yaml" and recipe.is_file()
+    assert training_target("sepnet.ferplus") == ("sepnet", RECIPE_DIR / "sepnet-ferplus.yaml")
+    assert training_target("cnn") == ("cnn", default_recipe_path("cnn"))
+
+
+def test_train_with_an_unknown_trained_model_name_is_one_error_line(tmp_path, capsys):
+    data = Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz"
+    output = tmp_path / "out"
+    assert main(["train", "--model", "nosuch.name", "--data", str(data), "--output-dir", str(output)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"fer-hub train: error: unknown model name 'nosuch.name'; trained models: {', '.join(list_pretrained())}"
+    ]
+    assert not output.exists()  # refused before anything was made

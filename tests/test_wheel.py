@@ -26,6 +26,10 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
+from fer_hub.cli.main import main
+from fer_hub.hub.push import push_model
+from fer_hub.models.pretrained import list_pretrained
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz"
 NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", "build", "dist", ".*_cache")
@@ -176,6 +180,47 @@ def test_no_extra_is_importable_and_the_photo_command_works(installed, astronaut
     assert demo.returncode == 2 and demo.stderr.strip().splitlines() == [
         "fer-hub demo: error: the demo needs gradio: pip install 'fer-hub[demo]'"
     ]
+
+
+def _installed_package(installed: Path, cwd: Path) -> Path:
+    """The fer_hub package folder of the virtualenv, as its Python imports it."""
+    code = "import fer_hub; print(fer_hub.__file__)"
+    return Path(_run([str(installed / "bin" / "python"), "-c", code], cwd=cwd).stdout.strip()).parent
+
+
+def test_installed_wheel_lists_the_zoo_and_resolves_its_names_to_the_hub(installed, tmp_path, monkeypatch):
+    """No checkpoints/ beside an installed package: the trained models not packaged are Hub repo ids."""
+    monkeypatch.delenv("FER_HUB_CHECKPOINTS", raising=False)
+    package = _installed_package(installed, tmp_path).resolve()
+    assert package.is_relative_to(installed.resolve()) and ROOT not in package.parents
+
+    listing = _run([str(installed / "bin" / "fer-hub"), "models"], cwd=tmp_path).stdout
+    weights = {cells[0]: cells[-1] for cells in (re.split(r" {2,}", line) for line in listing.splitlines()) if cells}
+    assert weights["sepnet.ferplus"] == str(package / "default_model")
+    for name in set(list_pretrained()) - {"sepnet.ferplus"}:
+        assert weights[name] == f"hub fer-hub/{name}"
+
+    code = "from fer_hub.models.pretrained import resolve_model; print(resolve_model('cnn.fer2013'))"
+    assert _run([str(installed / "bin" / "python"), "-c", code], cwd=tmp_path).stdout.strip() == "fer-hub/cnn.fer2013"
+
+
+def test_installed_wheel_predicts_with_a_name_from_its_hub_repo(installed, hub_endpoint, tmp_path, monkeypatch, capsys):
+    """`--model cnn.fer2013` in the installed wheel downloads fer-hub/cnn.fer2013 (here from the stand-in, where
+    the checkout's checkpoints/cnn.fer2013 was pushed) and predicts as that folder does."""
+    monkeypatch.delenv("FER_HUB_CHECKPOINTS", raising=False)
+    checkpoint = ROOT / "checkpoints" / "cnn.fer2013"
+    push_model(checkpoint, "fer-hub/cnn.fer2013")
+    face = Path(shutil.copy(ROOT / "fer_hub" / "space" / "examples" / "fer2013_happy.png", tmp_path))
+
+    command = [str(installed / "bin" / "fer-hub"), "predict", str(face), "--whole-image", "--json"]
+    (result,) = json.loads(_run([*command, "--model", "cnn.fer2013"], cwd=tmp_path).stdout)
+    assert (tmp_path / "hf-home" / "hub" / "models--fer-hub--cnn.fer2013").is_dir()  # HF_HOME, set by hub_endpoint
+
+    assert main(["predict", str(face), "--whole-image", "--json", "--model", str(checkpoint)]) == 0
+    (expected,) = json.loads(capsys.readouterr().out)
+    ((face_result,), (expected_face,)) = result["faces"], expected["faces"]
+    assert face_result["label"] == expected_face["label"]
+    assert face_result["scores"] == pytest.approx(expected_face["scores"], abs=1e-5)
 
 
 def test_installed_wheel_trains_writes_a_card_and_pushes_the_space(installed, hub_endpoint, repo_id, tmp_path):

@@ -1,7 +1,7 @@
 """The README's results table, generated from the committed metrics files (never typed).
 
 One row per `train/results/<name>/metrics.json` (a training run's, or an ensemble's from
-`fer-hub evaluate --model A B C --output ...`): the trained-model name it loads as (`fer-hub models`; "-" when its
+`fer-hub evaluate --model A --model B --model C --output ...`): the trained-model name it loads as (`fer-hub models`; "-" when its
 weights are not in the zoo), parameters (the model as its recipe builds it; an ensemble: its members' sum), wall time, device and epochs
 of the run, PublicTest accuracy and macro-F1, the accuracy with flipped-image averaging where a `metrics-tta.json`
 (`fer-hub evaluate --tta`) lies beside the metrics file, the FER+ majority accuracy when a metrics file has it, and

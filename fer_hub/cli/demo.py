@@ -14,9 +14,10 @@ def add_parser(commands) -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="launch the Gradio demo locally")
     demo.add_argument(
         "--model",
-        nargs="*",
-        default=None,
-        help="trained model names, model folders or Hub ids (default: sepnet.ferplus)",
+        action="append",
+        metavar="MODEL",
+        help="a trained model name, model folder or Hub id the picker offers; repeat for several, which the picker "
+        "also offers as their ensemble (default: sepnet.ferplus)",
     )
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=7860)

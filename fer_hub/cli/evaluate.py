@@ -11,7 +11,7 @@ FLAGS = dict(MODEL_FLAGS)
 
 def add_parser(commands) -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="score a trained model on one split")
-    evaluate.add_argument("--model", required=True, nargs="+", help=MODEL_HELP)
+    evaluate.add_argument("--model", required=True, action="append", metavar="MODEL", help=MODEL_HELP)
     evaluate.add_argument("--data", required=True)
     evaluate.add_argument("--split", default="validation", choices=["train", "validation", "test"])
     evaluate.add_argument("--output", help="metrics JSON path (a confusion-matrix PNG is written beside it)")

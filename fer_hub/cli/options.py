@@ -1,5 +1,6 @@
 """What several commands' parsers share: the model option's help, `--trust-remote-code` and the flag of the
-library parameters that name models."""
+library parameters that name models. `--model` takes one value and is repeated for an ensemble, so that in
+`fer-hub predict --model A photo.jpg` the photo is never read as a model."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import argparse
 
 MODEL_HELP = (
     "trained model name (see `fer-hub models`), model folder, Hub repo id (OWNER/NAME) or .onnx file; "
-    "several: their ensemble (probabilities averaged)"
+    "repeat for an ensemble (--model A --model B: probabilities averaged)"
 )
 MODEL_FLAGS = {"models": "--model", "references": "--model", "reference": "--model"}  # the library's names for it
 

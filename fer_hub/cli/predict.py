@@ -37,7 +37,9 @@ def _box(text: str) -> list[int]:
 def add_parser(commands) -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="faces and expressions in images")
     predict.add_argument("images", nargs="*", metavar="IMAGE")
-    predict.add_argument("--model", nargs="+", help=f"{MODEL_HELP} (default: the embedded model)")
+    predict.add_argument(
+        "--model", action="append", metavar="MODEL", help=f"{MODEL_HELP} (default: the embedded model)"
+    )
     predict.add_argument("--json", action="store_true", help="print one JSON list instead of text")
     predict.add_argument("--tta", action="store_true", help="average with the horizontally flipped faces")
     predict.add_argument(
@@ -69,15 +71,11 @@ def add_parser(commands) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
-    from ..media.paths import TABLE_OPTIONS, split_models_and_images, uses_media
+    from ..media.paths import TABLE_OPTIONS, uses_media
 
     model, images = args.model, args.images
-    if isinstance(model, list):
-        model, images = split_models_and_images(model, images)
     if not images:
         raise FerHubError("no IMAGE given")
-    if model == []:
-        raise FerHubError("--model names no model before the images")
     common = dict(
         model=model,
         as_json=args.json,

@@ -11,7 +11,9 @@ FLAGS = dict(MODEL_FLAGS)
 
 def add_parser(commands) -> argparse.ArgumentParser:
     predict_data = commands.add_parser("predict-data", help="predict every face of a data split into a CSV")
-    predict_data.add_argument("--model", nargs="+", help=f"{MODEL_HELP} (default: the embedded model)")
+    predict_data.add_argument(
+        "--model", action="append", metavar="MODEL", help=f"{MODEL_HELP} (default: the embedded model)"
+    )
     predict_data.add_argument(
         "--data",
         required=True,

@@ -30,8 +30,9 @@ def add_parser(commands) -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--init-from",
-        metavar="REPO_OR_DIR",
-        help="a fer-hub model folder of the same architecture, or an ImageNet checkpoint for resnet101 or vit",
+        metavar="MODEL",
+        help="a trained model's name or model folder of the same architecture, or an ImageNet checkpoint (Hub id or "
+        "folder) for resnet101 or vit",
     )
     train.add_argument(
         "--labels",

@@ -1,4 +1,4 @@
-"""What the paths given to `fer-hub predict` are: images, videos, folders of them, or model references. Light on
+"""What the paths given to `fer-hub predict` are: images, videos or folders of them. Light on
 purpose (no OpenCV, no torch): the command decides here which path to take before importing either."""
 
 from __future__ import annotations
@@ -25,25 +25,6 @@ def is_image_file(path: str | Path) -> bool:
 def is_media_folder(value: str | Path) -> bool:
     """A folder of images or videos to predict on (a model folder has a config.json)."""
     return Path(value).is_dir() and not (Path(value) / "config.json").is_file()
-
-
-def split_models_and_images(models: list[str], images: list[str]) -> tuple[list[str], list[str]]:
-    """argparse gives `--model` every value after it, so in `fer-hub predict --model A B photo.jpg` the images
-    are among the models: the first value that names an image (an image or video file name, an existing file other
-    than `.onnx`, or a media folder) and the values after it are images; with no image at all, the last value is."""
-
-    def is_image(value: str) -> bool:
-        path = Path(value)
-        if is_image_file(path) or is_video(path):
-            return True
-        return (path.is_file() and path.suffix != ".onnx") or is_media_folder(path)
-
-    first = next((index for index, value in enumerate(models) if is_image(value)), None)
-    if first is None and not images and len(models) > 1:
-        first = len(models) - 1
-    if first is None:
-        return models, images
-    return models[:first], images + models[first:]
 
 
 def uses_media(paths: list[str], options: dict) -> bool:

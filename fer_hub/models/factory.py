@@ -52,15 +52,28 @@ def image_processor_for(model: PreTrainedModel) -> FerImageProcessor:
     return FerImageProcessor(size={"height": side, "width": side})
 
 
-def save_checkpoint(model: PreTrainedModel, processor: FerImageProcessor, folder: str | Path) -> None:
+def save_checkpoint(
+    model: PreTrainedModel,
+    processor: FerImageProcessor,
+    folder: str | Path,
+    half_precision: bool = False,
+    max_shard_size: str | int | None = None,
+) -> None:
     """Write a complete, Hub-ready folder: config, safetensors weights, processor config, and for a custom
     architecture its code, with `auto_map` entries for AutoConfig, AutoModel (the backbone) and
-    AutoModelForImageClassification."""
+    AutoModelForImageClassification. `half_precision` stores the floating-point weights as fp16 (the config keeps
+    the model's dtype, so `from_pretrained` loads them back as fp32); `max_shard_size` cuts the weights into files of
+    at most that size ("40MB"), with an index."""
     backbone = model.base_model
     if backbone is not model and getattr(backbone, "_auto_class", None):
         Path(folder).mkdir(parents=True, exist_ok=True)
         custom_object_save(backbone, folder, config=model.config)  # adds the AutoModel entry to auto_map
-    model.save_pretrained(folder)
+    weights = None
+    if half_precision:
+        weights = {
+            key: tensor.half() if tensor.is_floating_point() else tensor for key, tensor in model.state_dict().items()
+        }
+    model.save_pretrained(folder, state_dict=weights, max_shard_size=max_shard_size or "50GB")
     processor.save_pretrained(folder)
 
 

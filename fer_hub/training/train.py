@@ -29,6 +29,7 @@ from ..evaluation.metrics import trainer_metrics
 from ..labels import ID2LABEL, LABELS, NO_FERPLUS_LABEL
 from ..models.factory import create_model, image_processor_for, save_checkpoint
 from ..models.image_processing_fer import FerImageProcessor
+from ..models.pretrained import resolve_model
 from ..models.registry import model_entry
 from .init_from import init_from_pretrained
 from .recipes import LABEL_SETS, Recipe, load_recipe, training_target
@@ -140,8 +141,10 @@ def with_clear_ferplus_majority(split: datasets.Dataset) -> datasets.Dataset:
 
 
 def initial_model(model_name: str, init_from: str, config_overrides: dict) -> tuple[PreTrainedModel, FerImageProcessor]:
-    """`init_from`: a fer-hub model folder of the same architecture (its weights and image processor, the
-    recipe's `config` applied on top), or else an ImageNet checkpoint for resnet101 / vit (`init_from_pretrained`)."""
+    """`init_from`: a trained model's name or a fer-hub model folder of the same architecture (its weights and image
+    processor, the recipe's `config` applied on top), or else an ImageNet checkpoint for resnet101 / vit
+    (`init_from_pretrained`)."""
+    init_from = resolve_model(init_from)
     folder = Path(init_from)
     processor_config = folder / "preprocessor_config.json"
     if not (processor_config.is_file() and FerImageProcessor.__name__ in processor_config.read_text(encoding="utf-8")):
