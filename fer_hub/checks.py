@@ -8,6 +8,7 @@ import ipaddress
 import math
 import re
 import socket
+from pathlib import Path
 
 from .errors import FerHubError, ParameterError
 
@@ -78,3 +79,16 @@ def check_repo_id(repo_id: str) -> str:
     if not is_repo_id(repo_id):
         raise FerHubError(f"{repo_id!r}: expected a Hub repo id OWNER/NAME (letters, digits, '-', '_', '.')")
     return repo_id
+
+
+def describe_kind(path: Path) -> str:
+    """What a path that is not a regular file is, for messages: "a folder", "a FIFO (named pipe)", ..."""
+    if path.is_dir():
+        return "a folder"
+    if path.is_fifo():
+        return "a FIFO (named pipe)"
+    if path.is_socket():
+        return "a socket"
+    if path.is_block_device() or path.is_char_device():
+        return "a device"
+    return "not a regular file"

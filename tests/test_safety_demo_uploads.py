@@ -139,3 +139,74 @@ def test_soak_six_load_runs_with_flat_memory(tmp_path):
             resident.append(_rss_mb(server))
     assert errors == [0] * 6
     assert resident[-1] - resident[0] <= 100, f"resident MB after each run: {[round(mb) for mb in resident]}"
+
+
+# --- /predict arguments: limits and types checked before the image is read ---------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_handlers():
+    from fer_hub.demo.app import FerDemo
+
+    return FerDemo()
+
+
+@pytest.fixture(scope="module")
+def photo_file(tmp_path_factory) -> dict:
+    path = tmp_path_factory.mktemp("photo") / "photo.png"
+    path.write_bytes(_png(0))
+    return {"path": str(path), "orig_name": "photo.png"}
+
+
+def test_ten_thousand_boxes_are_refused_up_front(demo_handlers, photo_file, monkeypatch):
+    from fer_hub.demo import app
+    from fer_hub.inference.faces import MAX_BOXES_PER_IMAGE
+
+    monkeypatch.setattr(app, "read_image", pytest.fail)  # refused before the image is even read
+    result = demo_handlers.predict(photo_file, demo_handlers.models[0], boxes=[[0, 0, 10, 10]] * 10_000)
+    assert result == {
+        "faces": [],
+        "message": f"boxes: 10,000 face boxes given, over the limit of {MAX_BOXES_PER_IMAGE} per image",
+        "error": True,
+    }
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"tta": "yes"}, "tta: expected true or false, not 'yes'"),
+        ({"whole_image": 1}, "whole_image: expected true or false, not 1"),
+        ({"boxes": "0,0,10,10"}, "boxes: expected a list of [x, y, width, height] boxes, not str"),
+    ],
+)
+def test_api_arguments_must_have_their_types(arguments, message, demo_handlers, photo_file):
+    result = demo_handlers.predict(photo_file, demo_handlers.models[0], **arguments)
+    assert result["error"] is True and result["message"] == message
+
+
+def test_boxes_at_the_limit_are_served(demo_handlers, photo_file):
+    from fer_hub.inference.faces import MAX_BOXES_PER_IMAGE
+
+    result = demo_handlers.predict(photo_file, demo_handlers.models[0], boxes=[[0, 0, 20, 20]] * MAX_BOXES_PER_IMAGE)
+    assert "error" not in result and len(result["faces"]) == MAX_BOXES_PER_IMAGE
+
+
+@pytest.mark.slow
+def test_a_10000_box_request_is_refused_and_memory_stays_near_its_start(tmp_path):
+    """The issue's done-when: the server's resident memory within 500 MB of its start across a 10,000-box request
+    (it was 4.8 -> 11.1 GB); and a path that was not uploaded is answered with a message, not {"error": null}."""
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(_png(1))
+    before = _child_pids()
+    with demo_in_subprocess() as url:
+        (server,) = _child_pids() - before
+        at_start = _rss_mb(server)
+        with httpx.Client(timeout=300) as client:
+            result = predict_over_http(url, photo, boxes=[[0, 0, 10, 10]] * 10_000, client=client)
+            assert result["error"] is True and "10,000 face boxes given, over the limit of 100" in result["message"]
+            assert _rss_mb(server) - at_start <= 500
+            api = f"{url}gradio_api/call/predict"
+            not_uploaded = {"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}}
+            started = client.post(api, json={"data": [not_uploaded, "sepnet.ferplus", False, False, None]})
+            events = client.get(f"{api}/{started.json()['event_id']}").text
+    assert "event: error" in events and "not a file uploaded to this demo" in events, events

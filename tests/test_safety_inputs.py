@@ -164,3 +164,128 @@ def test_damaged_cache_entry_is_rebuilt(damage, tmp_path):
         (entry / "dataset_dict.json").write_text("{not json")
     dataset = load_fer2013(path)
     assert dataset["train"]["label"] == [3] and dataset["validation"]["label"] == [5]
+
+
+# --- model files and paths that are not what they seem ------------------------------------------
+
+
+def _onnx_file(path: Path, metadata: dict[str, str], side: int | str = "height") -> Path:
+    """A tiny ONNX graph pixel_values (N, 1, H, W) -> logits (N, 7) with `metadata` as its custom metadata."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((1, 7), np.float32), "weight")
+    graph = helper.make_graph(
+        [
+            helper.make_node("ReduceMean", ["pixel_values"], ["mean"], axes=[2, 3], keepdims=0),
+            helper.make_node("MatMul", ["mean", "weight"], ["logits"]),
+        ],
+        "tiny",
+        [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, ["batch", 1, side, side])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 7])],
+        [weight],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    for key, value in metadata.items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, path)
+    return path
+
+
+GOOD_PROCESSOR = '{"size": {"height": 48, "width": 48}, "image_mean": 0.5, "image_std": 0.25}'
+GOOD_LABELS = '{"0": "angry", "1": "disgust", "2": "fear", "3": "happy", "4": "sad", "5": "surprise", "6": "neutral"}'
+
+
+@pytest.mark.parametrize(
+    "metadata, side, message",
+    [
+        ({"fer_hub.id2label": "{not json"}, "height", "metadata field 'fer_hub.id2label' is not valid JSON"),
+        ({"fer_hub.id2label": "[1, 2]"}, "height", "metadata field 'fer_hub.id2label' is not a JSON dict"),
+        ({"fer_hub.image_processor": "[]"}, "height", "metadata field 'fer_hub.image_processor' is not a JSON dict"),
+        ({"fer_hub.image_processor": '{"size": 48}'}, "height", "'size' must be"),
+        (
+            {"fer_hub.image_processor": '{"size": {"height": 60000, "width": 60000}, "image_mean": 0, "image_std": 1}'},
+            "height",
+            "size 60,000 pixels a side is over fer-hub's limit of 1,024",
+        ),
+        ({}, 60000, "input 'pixel_values' is 60,000 pixels a side, over fer-hub's limit of 1,024"),
+    ],
+    ids=[
+        "labels-not-json",
+        "labels-not-object",
+        "processor-not-object",
+        "size-not-object",
+        "60000-px-processor",
+        "60000-px-input",
+    ],
+)
+def test_malformed_onnx_metadata_is_one_error_line(metadata, side, message, tmp_path, capsys):
+    path = _onnx_file(
+        tmp_path / "model.onnx",
+        {"fer_hub.id2label": GOOD_LABELS, "fer_hub.image_processor": GOOD_PROCESSOR, **metadata},
+        side=side,
+    )
+    face = _png(tmp_path / "face.png")
+    assert main(["predict", "--model", str(path), "--whole-image", str(face)]) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert str(path) in lines[0] and message in lines[0], lines[0]
+
+
+def test_a_well_formed_tiny_onnx_file_runs(tmp_path, capsys):
+    path = _onnx_file(
+        tmp_path / "model.onnx", {"fer_hub.id2label": GOOD_LABELS, "fer_hub.image_processor": GOOD_PROCESSOR}
+    )
+    assert main(["predict", "--model", str(path), "--whole-image", str(_png(tmp_path / "face.png"))]) == 0
+    assert "1 face found" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_fifo_or_folder_is_not_called_missing(kind, tmp_path, capsys):
+    target = tmp_path / "thing.png"
+    os.mkfifo(target) if kind == "fifo" else target.mkdir()
+    assert main(["predict", "--whole-image", str(target)]) in (0, 2)
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "no such file" not in text and "Traceback" not in text
+    if kind == "fifo":
+        assert "a FIFO (named pipe), not an image file" in text
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder-with-config-folder", "onnx-folder"])
+def test_model_paths_that_are_not_models(kind, tmp_path, capsys):
+    if kind == "fifo":
+        model = tmp_path / "model"
+        os.mkfifo(model)
+        message = f"{model}: cannot load a model: a FIFO (named pipe), not a model folder"
+    elif kind == "onnx-folder":
+        model = tmp_path / "model.onnx"
+        model.mkdir()
+        message = f"{model}: a folder, not an ONNX file"
+    else:
+        model = tmp_path / "model"
+        (model / "config.json").mkdir(parents=True)
+        message = f"{model / 'config.json'}: a folder, not a file"
+    assert main(["predict", "--model", str(model), "--whole-image", str(_png(tmp_path / "face.png"))]) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1 and "Traceback" not in err and message in lines[0], err
+
+
+def test_init_from_a_missing_folder_says_so(tmp_path, capsys):
+    data = Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz"
+    argv = ["train", "--model", "cnn", "--data", str(data), "--output-dir", str(tmp_path / "out")]
+    assert main([*argv, "--init-from", str(tmp_path / "nonexistent")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'nonexistent'}: no such model folder" in err and "resnet101" not in err, err
+
+
+def test_too_many_boxes_are_refused_before_any_face_is_cut(tmp_path, capsys):
+    from fer_hub.inference.faces import MAX_BOXES_PER_IMAGE
+
+    boxes = ["0,0,10,10"] * (MAX_BOXES_PER_IMAGE + 1)
+    assert main(["predict", str(_png(tmp_path / "face.png", side=64)), "--boxes", *boxes]) == 2
+    err = capsys.readouterr().err
+    assert f"101 face boxes given, over the limit of {MAX_BOXES_PER_IMAGE} per image" in err and "Traceback" not in err

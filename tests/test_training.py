@@ -389,8 +389,8 @@ def test_init_from_rgb_checkpoints_averages_the_first_layer(tmp_path):
             "this recipe is for model 'rnn', not 'cnn'",
         ),
         (
-            ["train", "--model", "cnn", "--data", FIXTURE, "--output-dir", "x", "--init-from", "y"],
-            "error: --init-from: y: an ImageNet checkpoint can start resnet101, vit, not 'cnn'",
+            ["train", "--model", "cnn", "--data", FIXTURE, "--output-dir", "x", "--init-from", "some/checkpoint"],
+            "error: --init-from: some/checkpoint: an ImageNet checkpoint can start resnet101, vit, not 'cnn'",
         ),
         (
             [

@@ -186,9 +186,10 @@ def test_truncated_and_unreadable_videos_are_one_clear_error(clips, tmp_path, ca
 
 
 @pytest.mark.slow
-def test_ctrl_c_leaves_a_valid_csv_of_the_frames_done(tmp_path):
+def test_ctrl_c_leaves_the_previous_table_and_no_partial_one(tmp_path):
     clip = write_clip(tmp_path / "long.avi", faces=1, frames=600)
     table = tmp_path / "rows.csv"
+    table.write_text("the previous table\n")
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "fer_hub", "predict", str(clip), "--csv", str(table)],
@@ -197,14 +198,19 @@ def test_ctrl_c_leaves_a_valid_csv_of_the_frames_done(tmp_path):
         text=True,
         env=environment,
     )
+
+    def staged() -> list[Path]:  # the table being written, renamed to rows.csv only when complete
+        return [path for path in tmp_path.iterdir() if path.name.startswith(".rows.")]
+
     deadline = time.monotonic() + 300
-    while not (table.is_file() and table.read_text().count("\n") > 3):
+    while not (staged() and staged()[0].read_text().count("\n") > 3):
         finished = process.poll() is not None
         assert not finished and time.monotonic() < deadline, process.stderr.read() if finished else "timeout"
         time.sleep(0.1)
+    columns, rows = read_csv(staged()[0])  # streamed: a valid table of the frames done so far
+    assert columns == list(COLUMNS) and [int(row["frame"]) for row in rows] == list(range(len(rows)))
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130 and "fer-hub predict: interrupted" in err and "Traceback" not in err
-    columns, rows = read_csv(table)
-    assert columns == list(COLUMNS) and all(None not in row.values() and "" not in row.values() for row in rows)
-    assert 3 <= len(rows) < 600 and [int(row["frame"]) for row in rows] == list(range(len(rows)))
+    assert table.read_text() == "the previous table\n" and staged() == []
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["long.avi", "rows.csv"]

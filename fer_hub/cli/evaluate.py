@@ -28,11 +28,10 @@ def add_parser(commands) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from ..evaluation.evaluate import evaluate, format_report, write_evaluation
-    from ..output_paths import check_output_file
+    from ..evaluation.evaluate import check_evaluation_output, evaluate, format_report, write_evaluation
 
-    if args.output:
-        check_output_file(args.output)  # before the evaluation, not after it
+    if args.output:  # before the evaluation, not after it: writable, and not what the evaluation reads
+        check_evaluation_output(args.output, args.data, votes=args.votes, models=args.model)
     metrics = evaluate(
         args.model, args.data, args.split, tta=args.tta, trust_remote_code=args.trust_remote_code, votes=args.votes
     )

@@ -20,6 +20,8 @@ def add_parser(commands) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> None:
     from ..models.onnx_export import export_onnx
+    from ..output_paths import check_outputs, local_files
 
+    check_outputs([("output", args.output)], inputs=local_files(args.model))  # not the model file itself
     output = export_onnx(args.model, args.output, int8=args.int8, trust_remote_code=args.trust_remote_code)
     print(f"wrote {output} ({'dynamic int8' if args.int8 else 'fp32'}, {output.stat().st_size / 1e6:.2f} MB)")

@@ -76,6 +76,10 @@ def run(args: argparse.Namespace) -> None:
     model, images = args.model, args.images
     if not images:
         raise FerHubError("no IMAGE given")
+    if args.boxes:
+        from ..inference.faces import check_box_count
+
+        check_box_count(args.boxes)  # before any model or image is loaded
     common = dict(
         model=model,
         as_json=args.json,
@@ -107,19 +111,21 @@ def predict_file(
     from ..data.image_io import read_image
     from ..inference.faces import boxes_in_image
     from ..inference.recognizer import count_faces
+    from ..output_paths import shown_path
 
+    name = shown_path(path)  # a file name that is not UTF-8 with its bytes escaped: printable, valid JSON text
     try:
-        loaded = read_image(path, name=str(path))
+        loaded = read_image(path, name=name)
     except FerHubError as error:
-        return {"image": str(path), "faces": [], "message": str(error), "error": True}
+        return {"image": name, "faces": [], "message": str(error), "error": True}
     if boxes:
         try:
             boxes = boxes_in_image(boxes, loaded.image.size, loaded.scale)
         except FerHubError as error:
-            raise FerHubError(f"{path}: {error}") from None
+            raise FerHubError(f"{name}: {error}") from None
     faces = recognizer.recognize(loaded.image, tta=tta, whole_image=whole_image, boxes=boxes)
     message = count_faces(faces) + ("" if faces else f" ({NO_FACE_HINT})")
-    return {"image": str(path), "faces": [face.to_dict(loaded.scale) for face in faces], "message": message}
+    return {"image": name, "faces": [face.to_dict(loaded.scale) for face in faces], "message": message}
 
 
 def format_result(result: dict) -> str:

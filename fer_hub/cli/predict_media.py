@@ -1,6 +1,7 @@
 """`fer-hub predict` on folders and videos: images (folders searched recursively) and video frames -> one row per
 face in `--csv` / `--jsonl` (written as it goes), a timeline PNG per video and, with `--annotate`, an annotated copy.
-Without a table, folders of images are printed like images."""
+Without a table, folders of images are printed like images. Every output is checked before the model is loaded (not
+an input, not another output, not a folder) and written to a temporary file renamed into place when complete."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..data.image_io import read_image
-from ..errors import FerHubError
+from ..errors import FerHubError, ParameterError
 from ..inference.classifier import ModelReferences, batches
 from ..inference.recognizer import EmotionRecognizer, get_recognizer
 from ..media.paths import is_image_file, is_video
 from ..media.table_writer import TableWriter
 from ..media.timeline import Timeline
 from ..media.video import WRITER_CODECS, FrameResult, TrackedFace, analyze_video, checked_sampling
+from ..output_paths import check_outputs, local_files, shown_path
 from .predict import predict_command
 
 IMAGE_BATCH = 16  # images whose faces are classified in one forward pass
@@ -56,16 +58,22 @@ def unique_names(paths: list[Path]) -> dict[Path, str]:
 
 def annotated_paths(annotate: str | None, videos: list[Path]) -> dict[Path, Path]:
     """Where each video's annotated copy goes: `annotate` itself when it names a video file (one video only),
-    else VIDEO.annotated.mp4 inside the folder `annotate`."""
+    else VIDEO.annotated.mp4 inside the folder `annotate` (an existing folder, or a name without a suffix)."""
     if annotate is None:
         return {}
     target = Path(annotate)
-    if target.suffix.lower() in WRITER_CODECS:
+    if target.suffix.lower() in WRITER_CODECS and not target.is_dir():
         if len(videos) != 1:
             raise FerHubError(
                 f"--annotate {annotate}: a file name takes exactly one video ({len(videos)} given); give a folder"
             )
         return {videos[0]: target}
+    if target.suffix and not target.is_dir():
+        raise ParameterError(
+            "annotate",
+            f"{annotate}: an annotated video must end in one of {', '.join(WRITER_CODECS)} (or give a folder, "
+            "for several videos)",
+        )
     return {video: target / f"{name}.annotated.mp4" for video, name in unique_names(videos).items()}
 
 
@@ -144,7 +152,20 @@ def predict_media(
     annotated = annotated_paths(annotate, videos)
     table = next(path for path in (csv, jsonl) if path)
     plots = Path(timeline) if timeline else (Path(table).parent if table != "-" else Path("."))
-    plot_names = unique_names(videos)
+    plot_paths = {video: plots / f"{name}.timeline.png" for video, name in unique_names(videos).items()}
+    folders = [("timeline", plots if videos else None)]
+    if annotate is not None and annotated and Path(annotate) not in annotated.values():
+        folders.append(("annotate", annotate))
+    check_outputs(  # before the model is loaded: nothing read is overwritten, no output written twice
+        [
+            ("csv", csv),
+            ("jsonl", jsonl),
+            *(("annotate", path) for path in annotated.values()),
+            *(("timeline", path) for path in plot_paths.values()),
+        ],
+        inputs=[*files, *local_files(model)],
+        folders=folders,
+    )
 
     from transformers.utils import logging
 
@@ -168,7 +189,7 @@ def predict_media(
                             writer.write(result)
                 continue
             for video in group:
-                plot = Timeline(title=str(video))
+                plot = Timeline(title=shown_path(video))
                 try:
                     for result in analyze_video(
                         video,
@@ -186,13 +207,12 @@ def predict_media(
                 except FerHubError as error:
                     _report(error, errors, len(files))
                     continue
-                written = [plot.save(plots / f"{plot_names[video]}.timeline.png"), annotated.get(video)]
+                written = [plot.save(plot_paths[video]), annotated.get(video)]
                 print(f"{video}: wrote {' and '.join(str(path) for path in written if path)}", file=sys.stderr)
-    if len(errors) == len(files) and not any(writer.rows for writer in writers):
-        for writer in writers:  # nothing could be read: no header-only files left behind
-            if writer.path != "-":
-                Path(writer.path).unlink()
-    else:
+        nothing_read = len(errors) == len(files) and not any(writer.rows for writer in writers)
+        for writer in writers:  # nothing could be read: no header-only table replaces what was there
+            writer.discard() if nothing_read else writer.close()
+    if not nothing_read:
         for writer in writers:
             print(f"wrote {writer.path}: {writer.rows} rows", file=sys.stderr)
     if len(files) == 1 and errors:

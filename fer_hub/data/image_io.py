@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from ..checks import describe_kind
 from ..errors import FerHubError
 from ..models.image_processing_fer import to_grayscale
 
@@ -29,7 +30,9 @@ def read_image(path: str | Path, name: str | None = None) -> LoadedImage:
     path = Path(path)
     name = name or path.name
     if not path.is_file():
-        raise FerHubError(f"{name}: no such file")
+        raise FerHubError(
+            f"{name}: " + (f"{describe_kind(path)}, not an image file" if path.exists() else "no such file")
+        )
     if path.stat().st_size == 0:
         raise FerHubError(f"{name}: the file is empty (0 bytes)")
     try:

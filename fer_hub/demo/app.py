@@ -12,11 +12,12 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import torch
+from gradio.exceptions import InvalidPathError
 from PIL import Image
 
 from ..data.image_io import read_image
 from ..errors import FerHubError
-from ..inference.faces import DETECTOR_NAME, boxes_in_image
+from ..inference.faces import DETECTOR_NAME, MAX_BOXES_PER_IMAGE, boxes_in_image, check_box_count
 from ..inference.recognizer import EmotionRecognizer, Face, count_faces, get_recognizer, model_choices
 from ..labels import LABELS
 from ..media.annotation import draw_faces, face_cards
@@ -36,6 +37,7 @@ QUEUE_MAX_SIZE = 64  # waiting jobs beyond this are refused with "queue full"
 MAX_FILE_SIZE = "25mb"
 M_ARENA_MAX = -8  # glibc's mallopt parameter behind the MALLOC_ARENA_MAX variable
 MALLOC_ARENAS = 2  # heaps shared by the serving threads (glibc's default: up to 8 per core, one per busy thread)
+MAX_BOXES_PER_REQUEST = MAX_BOXES_PER_IMAGE  # a /predict request carries one image: its boxes are checked first
 STATE_SESSIONS = 256  # sessions whose state gradio keeps (~80 KB each; every /predict API call opens one)
 NO_FACE_HINT = (
     f"the face detector ({DETECTOR_NAME}) finds faces from about 20 pixels wide, frontal or turned: try a "
@@ -120,9 +122,11 @@ class FerDemo:
             model: one of the models the demo offers ("sepnet.ferplus": the embedded default).
             tta: also classify the mirrored faces and average.
             whole_image: classify the whole image as one face (already-cropped faces), skipping detection.
-            boxes: face boxes [[x, y, w, h], ...] in the image's pixels to classify instead of detecting faces.
+            boxes: face boxes [[x, y, w, h], ...] in the image's pixels to classify instead of detecting faces
+                (at most MAX_BOXES_PER_REQUEST: 100).
         """
         try:
+            check_api_arguments(model, tta, whole_image, boxes)
             result = self._analyze(image, model, tta, whole_image, boxes)[2]
         except FerHubError as error:
             return {"faces": [], "message": str(error), "error": True}
@@ -160,6 +164,32 @@ class FerDemo:
         return draw_faces(image, faces), face_cards(image, faces) or "<p>No face found.</p>"
 
 
+def check_api_arguments(model, tta, whole_image, boxes) -> None:
+    """/predict's arguments are of their types (JSON booleans, not "yes"), and at most MAX_BOXES_PER_REQUEST boxes:
+    checked before the image is read, so an oversized request costs nothing."""
+    if not isinstance(model, str):
+        raise FerHubError(f"model: expected a model name (a string), not {model!r}")
+    for name, value in (("tta", tta), ("whole_image", whole_image)):
+        if not isinstance(value, bool):
+            raise FerHubError(f"{name}: expected true or false, not {value!r}")
+    check_box_count(boxes, limit=MAX_BOXES_PER_REQUEST)
+
+
+class DemoBlocks(gr.Blocks):
+    """gr.Blocks whose API calls name a file path that gradio refuses (one not uploaded to this demo) in the
+    answer, instead of gradio's bare {"error": null} (the app does not show other errors' texts: show_error=False)."""
+
+    async def preprocess_data(self, *args, **kwargs):
+        try:
+            return await super().preprocess_data(*args, **kwargs)
+        except InvalidPathError as error:
+            raise gr.Error(
+                f"image: not a file uploaded to this demo; upload it first (POST /gradio_api/upload) and pass the "
+                f"path that answers ({error})",
+                print_exception=False,
+            ) from None
+
+
 def example_sets(examples_dir: Path | None) -> list[tuple[str, str, list[str], bool]]:
     """(name, title, image files, whole image is one face) for each non-empty set of EXAMPLE_SETS in `examples_dir`."""
     if not examples_dir or not examples_dir.is_dir():
@@ -189,7 +219,7 @@ def build_demo(
     handlers = FerDemo(models, trust_remote_code=trust_remote_code)
     limits = {"concurrency_id": "inference", "concurrency_limit": CONCURRENCY_LIMIT}  # one pool for all events
     ui_only = dict(limits, api_visibility="private")
-    with gr.Blocks(title="Facial expression recognition", analytics_enabled=False) as demo:
+    with DemoBlocks(title="Facial expression recognition", analytics_enabled=False) as demo:
         gr.Markdown(
             f"# Facial expression recognition\nEvery face found (face detector: {DETECTOR_NAME}) is boxed and labelled "
             f"with one of 7 FER2013 expressions: {', '.join(LABELS)}."

@@ -14,8 +14,9 @@ from ..data.fer2013 import dataset_split, load_fer2013
 from ..errors import FerHubError
 from ..inference.classifier import EnsembleClassifier, load_classifier
 from ..labels import LABELS
+from ..output_paths import check_outputs, local_files, replaced_file
 from .metrics import label_set_reports
-from .predictions import predict_split
+from .predictions import data_inputs, predict_split
 
 BLUES = (  # matplotlib's "Blues" colour map (ColorBrewer), from rate 0 to rate 1 in equal steps
     (247, 251, 255), (222, 235, 247), (198, 219, 239), (158, 202, 225), (107, 174, 214),
@@ -144,10 +145,31 @@ def model_title(metrics: dict) -> str:
     return " + ".join(Path(model).name for model in metrics.get("ensemble", [metrics["model"]]))
 
 
+def confusion_matrix_path(output: str | Path) -> Path:
+    """The confusion matrix PNG written beside the metrics JSON `output`."""
+    output = Path(output)
+    return output.with_name(output.stem + "_confusion_matrix.png")
+
+
+def check_evaluation_output(
+    output: str | Path, data: str | Path, votes: str | Path | None = None, models: object = None
+) -> Path:
+    """`output` (metrics JSON) if it and its PNG can be written without overwriting what the evaluation reads
+    (`data`, `votes`, model files) or each other, and are not folders: checked before any work."""
+    inputs = [*data_inputs(data), *local_files(votes), *local_files(models)]
+    check_outputs([("output", output), ("output", confusion_matrix_path(output))], inputs=inputs)
+    return Path(output)
+
+
 def write_evaluation(metrics: dict, output: Path) -> Path:
-    """metrics.json at `output` and the confusion matrix PNG beside it; returns the PNG's path."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(metrics, indent=2) + "\n")
-    image = output.with_name(output.stem + "_confusion_matrix.png")
-    save_confusion_matrix(metrics["confusion_matrix"], image, title=f"{model_title(metrics)} on {metrics['split']}")
+    """metrics.json at `output` and the confusion matrix PNG beside it, each written to a temporary file renamed
+    into place when complete; returns the PNG's path."""
+    output = Path(output)
+    with replaced_file(output) as staging:
+        staging.write_text(json.dumps(metrics, indent=2) + "\n")
+    image = confusion_matrix_path(output)
+    with replaced_file(image) as staging:
+        save_confusion_matrix(
+            metrics["confusion_matrix"], staging, title=f"{model_title(metrics)} on {metrics['split']}"
+        )
     return image

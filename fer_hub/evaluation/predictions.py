@@ -11,8 +11,6 @@ file), `label` the predicted class name, then the 7 class probabilities (6 decim
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -20,10 +18,10 @@ import datasets
 import numpy as np
 
 from ..data.fer2013 import dataset_split, load_fer2013
-from ..errors import FerHubError
+from ..errors import ParameterError
 from ..inference.classifier import BATCH_SIZE, Classifier, load_classifier
 from ..labels import LABELS
-from ..output_paths import check_output_file
+from ..output_paths import check_outputs, local_files, replaced_file
 
 PREDICTIONS_HEADER = ("row", "label", *LABELS)
 
@@ -39,11 +37,23 @@ def predict_split(classifier: Classifier, split: datasets.Dataset, tta: bool = F
     return classifier.probabilities(split_images(split), tta=tta)
 
 
-def predictions_path(output: str | Path) -> Path:
-    """`output` if a predictions CSV can be written there (checked before any work)."""
-    output = check_output_file(output)
+def data_inputs(data: str | Path) -> list[Path]:
+    """The files a data source reads that an output must not overwrite: the CSV (and its votes file, when given
+    separately), or the images of an image-folder tree; nothing for a Hub dataset id."""
+    if Path(data).is_dir():
+        from ..media.paths import is_image_file
+
+        return [path for path in Path(data).rglob("*") if is_image_file(path) and path.is_file()]
+    return local_files(data)
+
+
+def predictions_path(output: str | Path, data: str | Path | None = None) -> Path:
+    """`output` if a predictions CSV can be written there (checked before any work): a .csv file name, not a
+    folder, not the `data` it predicts (nor one of its images)."""
+    output = Path(output)
     if output.suffix != ".csv":
-        raise FerHubError(f"{output}: the predictions file must end in .csv")
+        raise ParameterError("output", f"{output}: the predictions file must end in .csv")
+    check_outputs([("output", output)], inputs=data_inputs(data) if data is not None else ())
     return output
 
 
@@ -51,18 +61,11 @@ def write_predictions(probabilities: np.ndarray, output: str | Path) -> Path:
     """The predictions CSV at `output` (a path `predictions_path` accepted), written to a temporary file beside it
     and renamed into place, so the file is either complete or absent."""
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", newline="") as file:
-            writer = csv.writer(file, lineterminator="\n")
-            writer.writerow(PREDICTIONS_HEADER)
-            for row, scores in enumerate(probabilities):
-                writer.writerow([row, LABELS[int(np.argmax(scores))], *(f"{score:.6f}" for score in scores)])
-        os.replace(staging, output)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
+    with replaced_file(output) as staging, open(staging, "w", newline="") as file:
+        writer = csv.writer(file, lineterminator="\n")
+        writer.writerow(PREDICTIONS_HEADER)
+        for row, scores in enumerate(probabilities):
+            writer.writerow([row, LABELS[int(np.argmax(scores))], *(f"{score:.6f}" for score in scores)])
     return output
 
 
@@ -75,7 +78,7 @@ def predict_data(
     trust_remote_code: bool = False,
 ) -> Path:
     """Predict every face of `split` of `data` with a model or the ensemble of several; write the CSV."""
-    output = predictions_path(output)
+    output = predictions_path(output, data)
     classifier = load_classifier(models, trust_remote_code=trust_remote_code)  # a wrong model name fails first
     faces = dataset_split(load_fer2013(data), split, data)
     return write_predictions(predict_split(classifier, faces, tta=tta), output)

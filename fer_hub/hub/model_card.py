@@ -14,6 +14,7 @@ from ..checks import check_repo_id
 from ..data.fer2013 import looks_like_hub_id
 from ..errors import FerHubError
 from ..labels import LABELS
+from ..models.limits import check_config_limits
 from ..models.pretrained import local_model_folder
 from ..models.registry import entry_for_model_type
 
@@ -99,6 +100,7 @@ def _architecture(folder: Path) -> dict:
         raise FerHubError(
             f"{folder / 'config.json'}: model_type {config.get('model_type')!r} is not a fer-hub architecture"
         )
+    check_config_limits(config, str(folder / "config.json"))
     with torch.device("meta"):  # shapes only: no memory, no initialisation cost
         model = entry.model_class(entry.config_class.from_pretrained(folder))
     changed = [

@@ -176,6 +176,13 @@ def _hub_errors(api: HfApi, repo_id: str, token: str, outcome: str = "nothing wa
         raise FerHubError(_scrub(f"{repo_id}: HTTP {status}, {hint}; {outcome}", token)) from None
     except (TransportError, OfflineModeIsEnabled) as error:
         raise FerHubError(_scrub(f"cannot reach the Hub at {api.endpoint} ({error}); {outcome}", token)) from None
+    except ValueError as error:  # a JSON answer that is not JSON: not the Hub (a proxy's page, a wrong HF_ENDPOINT)
+        raise FerHubError(
+            _scrub(
+                f"{repo_id}: the Hub at {api.endpoint} answered with something that is not JSON ({error}); {outcome}",
+                token,
+            )
+        ) from error
 
 
 def _scrub(message: str, token: str) -> str:
@@ -207,7 +214,7 @@ def _publish(
                 repo_id, operations, commit_message=commit_message, repo_type=repo_type, revision=revision
             )
         except BaseException:  # KeyboardInterrupt too: nothing half-made stays behind
-            with contextlib.suppress(HfHubHTTPError, TransportError):
+            with contextlib.suppress(HfHubHTTPError, TransportError, ValueError):
                 if not repo_existed:
                     api.delete_repo(repo_id, repo_type=repo_type, missing_ok=True)
                 elif not branch_existed:

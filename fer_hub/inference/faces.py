@@ -14,7 +14,7 @@ import numpy as np
 import onnxruntime
 from PIL import Image
 
-from ..errors import FerHubError
+from ..errors import FerHubError, ParameterError
 
 Box = tuple[int, int, int, int]
 Point = tuple[float, float]
@@ -26,6 +26,7 @@ VARIANCES = (0.1, 0.2)  # centre and size scales of the box and landmark offsets
 MIN_TILT = 8.0  # degrees of eye tilt below which a face is not turned (FER2013 faces lean too; landmarks are rough)
 FRAME_SIDE = 0.95  # a detected face's crop is a square with this much of its box's longer side, centred
 FRAME_RAISE = 0.05  # this much of the box's height above the box's centre (FER2013's framing, for RetinaFace's boxes)
+MAX_BOXES_PER_IMAGE = 100  # caller-supplied face boxes one image may carry (`--boxes`, the demo's /predict)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ def boxes_in_image(boxes: Sequence[Sequence[float]], size: tuple[int, int], scal
     """Caller-supplied face boxes [x, y, w, h], given in the pixels of an image `scale` times larger than `size`
     (the file, when `size` is its downscaled copy), as whole-pixel boxes of `size`. A box that is not four numbers,
     has no width or height, or reaches outside the image is a FerHubError naming it."""
+    check_box_count(boxes)
     width, height = size
     file_width, file_height = round(width * scale), round(height * scale)
     slack = 0.0 if scale == 1.0 else scale  # the file's size is known to within one pixel of the copy
@@ -128,6 +130,15 @@ def boxes_in_image(boxes: Sequence[Sequence[float]], size: tuple[int, int], scal
         right, bottom = min(width, math.ceil((x + w) / scale)), min(height, math.ceil((y + h) / scale))
         checked.append((left, top, max(1, right - left), max(1, bottom - top)))
     return checked
+
+
+def check_box_count(boxes, field: str = "boxes", limit: int = MAX_BOXES_PER_IMAGE) -> None:
+    """A ParameterError naming `field` and the limit when more than `limit` face boxes are given for one image: the
+    check runs on the list as given, before any image is read or any face cropped."""
+    if boxes is not None and not isinstance(boxes, (list, tuple)):
+        raise ParameterError(field, f"expected a list of [x, y, width, height] boxes, not {type(boxes).__name__}")
+    if boxes and len(boxes) > limit:
+        raise ParameterError(field, f"{len(boxes):,} face boxes given, over the limit of {limit:,} per image")
 
 
 def _numbers(box: Sequence[float]) -> tuple[float, float, float, float] | None:

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import describe_kind as _kind
 from ..errors import FerHubError
 from ..models.image_processing_fer import FerImageProcessor
+from ..models.limits import MAX_INPUT_SIDE, check_processor_limits
 
 
 class OnnxLogits:
@@ -19,7 +21,9 @@ class OnnxLogits:
         import onnxruntime
 
         if not Path(path).is_file():
-            raise FerHubError(f"{path}: no such ONNX file")
+            what = "no such ONNX file" if not Path(path).exists() else f"{_kind(Path(path))}, not an ONNX file"
+            raise FerHubError(f"{path}: {what}")
+        self.path = path
         options = onnxruntime.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
@@ -31,16 +35,65 @@ class OnnxLogits:
         self.metadata = self.session.get_modelmeta().custom_metadata_map
         if "fer_hub.image_processor" not in self.metadata:
             raise FerHubError(f"{path}: not exported by `fer-hub export-onnx` (no image processor metadata)")
+        self._settings = self._processor_settings()
+        self._id2label = self._labels()
+        self._check_input_shape()
+
+    def _field(self, key: str, expected: type):
+        """The JSON value of metadata field `key`, of type `expected`; a FerHubError naming the file and field."""
+        try:
+            value = json.loads(self.metadata[key])
+        except KeyError:
+            raise FerHubError(f"{self.path}: metadata field {key!r} is missing") from None
+        except ValueError as error:
+            raise FerHubError(f"{self.path}: metadata field {key!r} is not valid JSON ({error})") from None
+        if not isinstance(value, expected):
+            raise FerHubError(f"{self.path}: metadata field {key!r} is not a JSON {expected.__name__}")
+        return value
+
+    def _processor_settings(self) -> dict:
+        key = "fer_hub.image_processor"
+        settings = self._field(key, dict)
+        size = settings.get("size")
+        if not (isinstance(size, dict) and all(isinstance(size.get(side), int) for side in ("height", "width"))):
+            raise FerHubError(f'{self.path}: metadata field {key!r}: \'size\' must be {{"height": N, "width": N}}')
+        if min(size["height"], size["width"]) < 1:
+            raise FerHubError(f"{self.path}: metadata field {key!r}: 'size' must be at least 1 pixel a side")
+        check_processor_limits(settings, f"{self.path}: metadata field {key!r}")
+        for name in ("image_mean", "image_std"):
+            value = settings.get(name)
+            numbers = value if isinstance(value, list) else [value]
+            if not numbers or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in numbers):
+                raise FerHubError(f"{self.path}: metadata field {key!r}: {name!r} must be a number or list of numbers")
+        return settings
+
+    def _labels(self) -> dict[int, str]:
+        key = "fer_hub.id2label"
+        labels = self._field(key, dict)
+        try:
+            return {int(index): str(name) for index, name in labels.items()}
+        except ValueError:
+            raise FerHubError(f"{self.path}: metadata field {key!r}: its keys must be class indices") from None
+
+    def _check_input_shape(self) -> None:
+        """The graph's fixed input height and width (dynamic ones are set by the processor) within MAX_INPUT_SIDE."""
+        for tensor in self.session.get_inputs():
+            for side in tensor.shape[2:]:
+                if isinstance(side, int) and side > MAX_INPUT_SIDE:
+                    raise FerHubError(
+                        f"{self.path}: input {tensor.name!r} is {side:,} pixels a side, over fer-hub's limit of "
+                        f"{MAX_INPUT_SIDE:,}"
+                    )
 
     @property
     def id2label(self) -> dict[int, str]:
-        return {int(index): name for index, name in json.loads(self.metadata["fer_hub.id2label"]).items()}
+        return self._id2label
 
     def __call__(self, pixel_values: np.ndarray) -> np.ndarray:
         return self.session.run(["logits"], {"pixel_values": np.ascontiguousarray(pixel_values, dtype=np.float32)})[0]
 
     def image_processor(self) -> FerImageProcessor:
-        settings = json.loads(self.metadata["fer_hub.image_processor"])
+        settings = self._settings
         return FerImageProcessor(
             size=settings["size"], image_mean=settings["image_mean"], image_std=settings["image_std"]
         )

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..labels import LABELS
 from ..optional import require
+from ..output_paths import replaced_file, shown_path
 from .annotation import EXPRESSION_COLORS
 from .video import FrameResult
 
@@ -60,7 +61,8 @@ class Timeline:
 
     def save(self, path: str | Path) -> Path:
         """A PNG: per face (at most MAX_PANELS, seen longest first) its 7 scores over time (matplotlib, of the
-        `video` extra: a FerHubError naming it when it is not installed)."""
+        `video` extra: a FerHubError naming it when it is not installed), written to a temporary file renamed to
+        `path` when complete."""
         matplotlib = require("matplotlib", "video", "the video timeline plot")
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -87,11 +89,13 @@ class Timeline:
         if shown:
             axes[0, 0].legend(ncol=7, fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.18), frameon=False)
         hidden = len(self.faces) - len(shown)
-        suptitle = self.title + (f" ({hidden} more faces seen briefly, not shown)" if hidden > 0 else "")
+        suptitle = shown_path(self.title) + (f" ({hidden} more faces seen briefly, not shown)" if hidden > 0 else "")
         figure.suptitle(suptitle, fontsize=11)
         figure.tight_layout()
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=100)
-        plt.close(figure)
+        try:
+            with replaced_file(path) as staging:  # a failure leaves what was there
+                figure.savefig(staging, dpi=100)
+        finally:
+            plt.close(figure)
         return path

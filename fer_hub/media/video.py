@@ -13,6 +13,7 @@ import math
 import os
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -26,6 +27,7 @@ from ..inference.classifier import ModelReferences, batches
 from ..inference.recognizer import EmotionRecognizer, Face, get_recognizer
 from ..labels import LABELS
 from ..optional import require, require_installed
+from ..output_paths import check_outputs, replaced_file
 from .annotation import draw_faces
 from .tracking import IouTracker, ScoreSmoother
 
@@ -192,6 +194,16 @@ class VideoWriter:
         self.close()
 
 
+def check_annotation_path(annotate: str | Path) -> Path:
+    """`annotate` if it names a video file VideoWriter writes (by its suffix), else a ParameterError."""
+    annotate = Path(annotate)
+    if annotate.suffix.lower() not in WRITER_CODECS:
+        raise ParameterError(
+            "annotate", f"{annotate}: an annotated video must end in one of {', '.join(WRITER_CODECS)}"
+        )
+    return annotate
+
+
 def checked_sampling(every: int = 1, fps: float | None = None, smooth: float | None = None) -> Sampling:
     """The frame sampling of `every` or `fps`, once these and `smooth` are checked (a FerHubError names a bad one)."""
     if smooth is not None and not smooth > 0:
@@ -222,22 +234,31 @@ def analyze_video(
         fps: instead, analyse about F frames per second.
         smooth: average each face's scores over about this many seconds (exponential moving average).
         tta: average each face with its mirror image.
-        annotate: also write the analysed frames with boxes, face ids and labels to this video file.
+        annotate: also write the analysed frames with boxes, face ids and labels to this video file (to a temporary
+            file renamed to it once the whole video is read; a failure, Ctrl-C or stopping early leaves what was
+            there before).
         progress: a progress bar (frames/s, time left) on stderr.
 
     Raises:
         FerHubError: the file cannot be read, or stops early (after the frames that could be read).
+        ParameterError: `annotate` has no video suffix, is a folder, or is the video itself.
     """
     recognizer = model if isinstance(model, EmotionRecognizer) else get_recognizer(model, trust_remote_code)
     sampling = checked_sampling(every, fps, smooth)
+    if annotate:
+        check_annotation_path(annotate)
+        check_outputs([("annotate", annotate)], inputs=[path])  # not the video itself, nor a folder
     with VideoReader(path) as video:
         rate = sampling.rate(video.fps)
         tracker = IouTracker(max_gap_s=max(MIN_TRACK_GAP_S, 2.5 / rate))
         smoother = ScoreSmoother(smooth) if smooth else None
         total = sampling.count(video.frame_count, video.fps) or None
         bar = tqdm(total=total, unit="frame", desc=Path(path).name, disable=not progress, file=sys.stderr)
-        writer = VideoWriter(annotate, rate) if annotate else None
-        try:
+        with ExitStack() as stack:
+            stack.callback(bar.close)
+            writer = None
+            if annotate:
+                writer = stack.enter_context(VideoWriter(stack.enter_context(replaced_file(annotate)), rate))
             for chunk in batches(video.frames(sampling), BATCH_FRAMES):
                 images = [Image.fromarray(rgb) for _, _, rgb in chunk]
                 for (index, time_s, _), image, faces in zip(chunk, images, recognizer.recognize_batch(images, tta=tta)):
@@ -246,10 +267,6 @@ def analyze_video(
                         writer.write(draw_faces(image, result.faces, numbers=[face.face_id for face in result.faces]))
                     bar.update()
                     yield result
-        finally:
-            bar.close()
-            if writer:
-                writer.close()
 
 
 def _track(faces: list[Face], time_s: float, tracker: IouTracker, smoother: ScoreSmoother | None) -> list[TrackedFace]:

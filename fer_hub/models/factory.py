@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from PIL import Image
+from safetensors import SafetensorError, safe_open
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageClassification, PreTrainedModel
 from transformers.dynamic_module_utils import custom_object_save
 
+from ..checks import describe_kind
 from ..errors import FerHubError
 from ..labels import ID2LABEL, LABEL2ID
 from .image_processing_fer import FerImageProcessor
+from .limits import check_config_limits, check_processor_limits
 from .pretrained import resolve_model
 from .registry import INPUT_SIDE, MODELS, model_entry
-from .trust import resolve_trust_remote_code
+from .trust import read_json, resolve_trust_remote_code
 
 FER_IMAGE_PROCESSORS = {"pil": FerImageProcessor, "torchvision": FerImageProcessor}  # one class, either backend
+SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")  # weights fer-hub never unpickles
 
 
 def register_auto_classes() -> None:
@@ -84,16 +91,153 @@ def load_checkpoint(
     default `sepnet.ferplus` if None), a local folder or a Hub repo id.
 
     fer-hub's own architectures load with the installed classes. A model that brings other Python code loads only
-    with `trust_remote_code=True`, which runs that code (with a warning naming `reference`)."""
+    with `trust_remote_code=True`, which runs that code (with a warning naming `reference`).
+
+    Before anything is built, the config and processor sizes are checked against `fer_hub.models.limits`, and a
+    local folder's weights must be complete safetensors files; after loading, every weight of the model must have
+    come from the checkpoint, in its shape (anything else is a FerHubError naming the first keys)."""
     reference = resolve_model(reference)
+    check_model_reference(reference)
     trusted = resolve_trust_remote_code(reference, trust_remote_code)
+    check_config_limits(read_json(reference, "config.json"), f"{reference}: config.json")
+    processor_config = read_json(reference, "preprocessor_config.json")
+    check_processor_limits(processor_config, f"{reference}: preprocessor_config.json")
+    if Path(reference).is_dir():
+        check_local_weights(Path(reference))
     try:
-        model = AutoModelForImageClassification.from_pretrained(reference, trust_remote_code=trusted)
-        processor = AutoImageProcessor.from_pretrained(reference, trust_remote_code=trusted)
+        model, info = AutoModelForImageClassification.from_pretrained(
+            reference,
+            trust_remote_code=trusted,
+            use_safetensors=True,  # never unpickle: pickled weights can run code
+            output_loading_info=True,
+            ignore_mismatched_sizes=True,  # reported below, naming the keys, instead of a RuntimeError
+        )
+    except SafetensorError as error:
+        raise FerHubError(
+            f"{_weights_name(reference)}: its safetensors weights are damaged or truncated ({error})"
+        ) from error
     except (OSError, ValueError) as error:
-        raise FerHubError(f"{reference}: cannot load a model from this folder or Hub repo ({error})") from None
+        if "safetensors" in str(error):
+            raise FerHubError(
+                f"{reference}: has no safetensors weights (model.safetensors); fer-hub loads only safetensors "
+                "weights, never pickled ones (.bin, .pt), since unpickling can run code"
+            ) from error
+        raise FerHubError(f"{reference}: cannot load a model from this folder or Hub repo ({error})") from error
     except Exception as error:
         if not trusted:
             raise
-        raise FerHubError(f"{reference}: its own model code failed ({type(error).__name__}: {error})") from None
+        raise FerHubError(f"{reference}: its own model code failed ({type(error).__name__}: {error})") from error
+    _check_loading_info(_weights_name(reference), info)
+    try:
+        processor = AutoImageProcessor.from_pretrained(reference, trust_remote_code=trusted)
+    except Exception as error:  # transformers raises many types for a processor class it cannot build
+        named = processor_config.get("image_processor_type")
+        mapped = processor_config.get("auto_map") if isinstance(processor_config.get("auto_map"), dict) else {}
+        classes = ", ".join(str(name) for name in dict.fromkeys([named, mapped.get("AutoImageProcessor")]) if name)
+        raise FerHubError(
+            f"{reference}: cannot build its image processor {classes or '(no class named)'} "
+            f"({type(error).__name__}: {error})"
+        ) from error
+    _check_processor_fits(reference, processor_config, processor, model)
     return model.eval(), processor
+
+
+def _check_processor_fits(reference: str, settings: dict, processor, model: PreTrainedModel) -> None:
+    """The image processor makes the images the model takes: a processor config whose auto_map and
+    image_processor_type name different classes, or a processor whose images have another number of channels
+    than the model's config says, is a FerHubError naming the class (not a shape error at the first image)."""
+    named, mapped = settings.get("image_processor_type"), settings.get("auto_map")
+    mapped = mapped.get("AutoImageProcessor") if isinstance(mapped, dict) else None
+    cls = type(processor).__name__
+    if isinstance(named, str) and isinstance(mapped, str) and mapped.rpartition(".")[2] != named:
+        raise FerHubError(
+            f"{reference}: preprocessor_config.json names image_processor_type {named!r} but its auto_map points to "
+            f"{mapped!r}; fer-hub refuses a processor whose class is ambiguous (transformers built {cls})"
+        )
+    channels = getattr(model.config, "num_channels", None)
+    try:
+        pixels = processor(Image.new("L", (48, 48)), return_tensors="np")["pixel_values"]
+    except Exception as error:  # a processor that cannot take a plain image cannot serve fer-hub
+        raise FerHubError(f"{reference}: its image processor {cls} fails on a test image ({error})") from error
+    if isinstance(channels, int) and getattr(pixels, "ndim", 0) == 4 and pixels.shape[1] != channels:
+        raise FerHubError(
+            f"{reference}: its image processor {cls} makes {pixels.shape[1]}-channel images, but the model takes "
+            f"{channels}"
+        )
+
+
+def looks_like_path(reference: str) -> bool:
+    """Whether a reference that names nothing on this machine was meant as a path, not a Hub repo id `owner/name`."""
+    return (
+        reference.startswith(("/", ".", "~"))
+        or "\\" in reference
+        or reference.count("/") > 1
+        or (os.sep != "/" and os.sep in reference)
+    )
+
+
+def check_model_reference(reference: str, need_processor: bool = True) -> None:
+    """A FerHubError for a model reference that cannot be a model folder or Hub repo, said plainly: a path that
+    does not exist, a file or FIFO where a folder belongs, a folder whose config.json is missing or not a file."""
+    path = Path(reference)
+    if not path.exists():
+        if looks_like_path(reference):
+            raise FerHubError(f"{reference}: cannot load a model: no such folder or .onnx file")
+        return  # a Hub repo id
+    if not path.is_dir():
+        what = "a file" if path.is_file() else describe_kind(path)
+        raise FerHubError(
+            f"{reference}: cannot load a model: {what}, not a model folder (a folder with config.json, or an .onnx "
+            "file exported by `fer-hub export-onnx`)"
+        )
+    for name in ("config.json", "preprocessor_config.json") if need_processor else ("config.json",):
+        file = path / name
+        if not file.exists():
+            raise FerHubError(f"{reference}: cannot load a model: not a model folder (it has no {name})")
+        if not file.is_file():
+            raise FerHubError(f"{file}: {describe_kind(file)}, not a file")
+
+
+def check_local_weights(folder: Path) -> None:
+    """A folder's weights are safetensors files with readable headers: a folder of pickled weights only, or a
+    truncated or damaged safetensors file, is a FerHubError naming it (before transformers reads any weight)."""
+    files = sorted(folder.glob("*.safetensors"))
+    if not any((folder / name).is_file() for name in SAFETENSORS_FILES):
+        pickles = sorted(path.name for path in folder.iterdir() if path.suffix in PICKLE_SUFFIXES)
+        found = f" (only {', '.join(pickles)})" if pickles else ""
+        raise FerHubError(
+            f"{folder}: has no safetensors weights (model.safetensors){found}; fer-hub loads only safetensors "
+            "weights, never pickled ones (.bin, .pt), since unpickling can run code"
+        )
+    for file in files:
+        try:
+            with safe_open(file, framework="pt") as weights:
+                weights.keys()
+        except (SafetensorError, OSError) as error:
+            raise FerHubError(f"{file}: not a complete safetensors file ({error})") from None
+
+
+def _weights_name(reference: str) -> str:
+    """How messages about a model's weights name them: a local folder's one weights file, else the reference."""
+    single = Path(reference) / "model.safetensors"
+    return str(single) if single.is_file() else reference
+
+
+def _check_loading_info(reference: str, info: dict) -> None:
+    """Every weight of the model came from the checkpoint, and every checkpoint tensor has a place of its shape."""
+    if info.get("mismatched_keys"):
+        described = [
+            f"{key} ({tuple(stored)} in the file, {tuple(expected)} in the model)"
+            for key, stored, expected in sorted(info["mismatched_keys"], key=lambda item: item[0])[:3]
+        ]
+        raise FerHubError(
+            f"{reference}: tensors of the wrong shape for the model its config describes: {', '.join(described)}"
+        )
+    for kind, keys in (
+        ("lacks weights for", info.get("missing_keys")),
+        ("has weights the model has no place for", info.get("unexpected_keys")),
+    ):
+        if keys:
+            keys = sorted(keys)
+            more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+            raise FerHubError(f"{reference}: {kind} {', '.join(keys[:3])}{more}")

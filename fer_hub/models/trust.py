@@ -38,7 +38,7 @@ class RemoteCode:
         return ", ".join(self.classes)
 
 
-def _read_json(reference: str, filename: str) -> dict:
+def read_json(reference: str, filename: str) -> dict:
     """`filename` of a folder or Hub repo as a dict; {} when it is missing or not a JSON object."""
     try:
         path = cached_file(
@@ -79,8 +79,8 @@ def remote_code(reference: str | Path) -> RemoteCode:
     that loading with trust_remote_code=True would run: every entry without an installed class that is not
     transformers' own (transformers prefers installed non-transformers classes, such as fer-hub's)."""
     reference = str(reference)
-    config = _read_json(reference, "config.json")
-    processor = _read_json(reference, "preprocessor_config.json")
+    config = read_json(reference, "config.json")
+    processor = read_json(reference, "preprocessor_config.json")
     model_type = config.get("model_type")
     config_class = CONFIG_MAPPING[model_type] if isinstance(model_type, str) and model_type in CONFIG_MAPPING else None
     model_mapping = AutoModelForImageClassification._model_mapping

@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers.utils import cached_file
 
 from ..errors import FerHubError, ParameterError
 from ..labels import ID2LABEL, LABEL2ID
+from ..models.factory import check_local_weights, check_model_reference
 from ..models.image_processing_fer import FerImageProcessor
+from ..models.limits import check_config_limits, check_processor_limits
 from ..models.registry import MODELS, model_entry
+from ..models.trust import read_json
 
 
 def _input_size(reference: str, config) -> int:
@@ -37,11 +41,18 @@ def init_from_pretrained(
         raise ParameterError(
             "init_from", f"{reference}: an ImageNet checkpoint can start {', '.join(startable)}, not {model_name!r}"
         )
+    check_model_reference(reference, need_processor=False)
+    check_config_limits(read_json(reference, "config.json"), f"{reference}: config.json")
+    check_processor_limits(read_json(reference, "preprocessor_config.json"), f"{reference}: preprocessor_config.json")
+    if Path(reference).is_dir():
+        check_local_weights(Path(reference))
     try:
         source_config = AutoConfig.from_pretrained(reference, trust_remote_code=False)  # never a checkpoint's own code
-        source = AutoModel.from_pretrained(reference, trust_remote_code=False)
+        source = AutoModel.from_pretrained(reference, trust_remote_code=False, use_safetensors=True)
+    except SafetensorError as error:
+        raise FerHubError(f"{reference}: its safetensors weights are damaged or truncated ({error})") from error
     except (OSError, ValueError) as error:
-        raise FerHubError(f"{reference}: cannot load a pretrained checkpoint ({error})") from None
+        raise FerHubError(f"{reference}: cannot load a pretrained checkpoint ({error})") from error
     if source_config.model_type != entry.pretrained_source:
         raise FerHubError(
             f"{reference}: a {source_config.model_type!r} checkpoint cannot initialise {model_name} "

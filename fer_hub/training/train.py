@@ -27,10 +27,19 @@ from ..data.fer2013 import dataset_split, load_fer2013
 from ..errors import FerHubError, ParameterError
 from ..evaluation.metrics import trainer_metrics
 from ..labels import ID2LABEL, LABELS, NO_FERPLUS_LABEL
-from ..models.factory import create_model, image_processor_for, save_checkpoint
+from ..models.factory import (
+    check_local_weights,
+    check_model_reference,
+    create_model,
+    image_processor_for,
+    looks_like_path,
+    save_checkpoint,
+)
 from ..models.image_processing_fer import FerImageProcessor
+from ..models.limits import check_config_limits, check_processor_limits
 from ..models.pretrained import resolve_model
 from ..models.registry import model_entry
+from ..models.trust import read_json
 from .init_from import init_from_pretrained
 from .recipes import LABEL_SETS, Recipe, load_recipe, training_target
 from .report import run_metrics, training_summary, validation_scores, write_report
@@ -145,21 +154,30 @@ def initial_model(model_name: str, init_from: str, config_overrides: dict) -> tu
     processor, the recipe's `config` applied on top), or else an ImageNet checkpoint for resnet101 / vit
     (`init_from_pretrained`)."""
     init_from = resolve_model(init_from)
+    if not Path(init_from).exists() and looks_like_path(init_from):
+        raise FerHubError(f"{init_from}: no such model folder")
     folder = Path(init_from)
     processor_config = folder / "preprocessor_config.json"
     if not (processor_config.is_file() and FerImageProcessor.__name__ in processor_config.read_text(encoding="utf-8")):
         return init_from_pretrained(model_name, init_from, **config_overrides)
     entry = model_entry(model_name)
     try:
-        model_type = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_type")
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        model_type = config.get("model_type") if isinstance(config, dict) else None
     except (OSError, ValueError) as error:
         raise FerHubError(f"{folder / 'config.json'}: cannot read the model's config ({error})") from None
     if model_type != entry.config_class.model_type:
         raise FerHubError(
             f"{folder}: a {model_type!r} model cannot initialise {model_name} (needs {entry.config_class.model_type!r})"
         )
+    check_model_reference(str(folder))
+    check_config_limits({**config, **config_overrides}, str(folder / "config.json"))
+    check_processor_limits(read_json(str(folder), "preprocessor_config.json"), str(processor_config))
+    check_local_weights(folder)
     try:  # fer-hub's own class, not the folder's copy of its code
-        model, loading = entry.model_class.from_pretrained(folder, output_loading_info=True, **config_overrides)
+        model, loading = entry.model_class.from_pretrained(
+            folder, output_loading_info=True, use_safetensors=True, **config_overrides
+        )
         processor = FerImageProcessor.from_pretrained(folder)
     except (OSError, ValueError, RuntimeError) as error:
         raise FerHubError(
