@@ -42,6 +42,12 @@ def run_importtime(command: list[str]) -> tuple[subprocess.CompletedProcess, set
         ("console script", ["train", "--model", "cnn"], 2),  # required arguments missing
         ("console script", ["predict", "--no-such-option", "x.png"], 2),
         ("python -m", ["evaluate", "--model", "m", "--data", "d", "--split", "nope"], 2),
+        # an unknown model name (a typo) is answered before torch is imported, and never by asking the Hub
+        ("console script", ["predict", "photo.jpg", "--model", "sepnett"], 2),
+        ("console script", ["evaluate", "--model", "vgg16", "--data", "d"], 2),
+        ("console script", ["predict-data", "--model", "cnn.ferplus", "--data", "d", "--output", "o.csv"], 2),
+        ("console script", ["export-onnx", "--model", "sepnett", "--output", "o.onnx"], 2),
+        ("console script", ["demo", "--model", "sepnett"], 2),
     ],
 )
 def test_help_version_and_argument_errors_import_no_heavy_package(launcher, args, exit_code):

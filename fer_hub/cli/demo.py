@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..checks import check_can_listen, check_host, check_port
-from .options import MODEL_FLAGS, add_trust_remote_code
+from .options import MODEL_FLAGS, add_trust_remote_code, check_model_names
 
 FLAGS = dict(MODEL_FLAGS)
 
@@ -26,6 +26,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
+    check_model_names(args.model)
     check_host(args.host)
     check_can_listen(args.host, check_port(args.port))  # before gradio is imported and the models load
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .options import MODEL_FLAGS, add_trust_remote_code
+from .options import MODEL_FLAGS, add_trust_remote_code, check_model_names
 
 FLAGS = {**MODEL_FLAGS, "model_reference": "--model"}
 
@@ -19,6 +19,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
+    check_model_names(args.model)  # before torch is imported
     from ..models.onnx_export import export_onnx
     from ..output_paths import check_outputs, local_files
 

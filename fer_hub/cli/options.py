@@ -13,6 +13,15 @@ MODEL_HELP = (
 MODEL_FLAGS = {"models": "--model", "references": "--model", "reference": "--model"}  # the library's names for it
 
 
+def check_model_names(references: list[str] | str | None) -> None:
+    """Resolve each model reference before anything heavy is imported, so that an unknown name is one error line at
+    once (fer_hub.models.pretrained imports neither torch nor transformers)."""
+    from ..models.pretrained import resolve_model
+
+    for reference in [references] if isinstance(references, str) else references or []:
+        resolve_model(reference)
+
+
 def add_trust_remote_code(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--trust-remote-code",

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import FerHubError
-from .options import MODEL_FLAGS, MODEL_HELP, add_trust_remote_code
+from .options import MODEL_FLAGS, MODEL_HELP, add_trust_remote_code, check_model_names
 
 if TYPE_CHECKING:
     from ..inference.recognizer import EmotionRecognizer
@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> None:
     model, images = args.model, args.images
     if not images:
         raise FerHubError("no IMAGE given")
+    check_model_names(model)
     if args.boxes:
         from ..inference.faces import check_box_count
 

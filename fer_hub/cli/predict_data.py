@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .options import MODEL_FLAGS, MODEL_HELP, add_trust_remote_code
+from .options import MODEL_FLAGS, MODEL_HELP, add_trust_remote_code, check_model_names
 
 FLAGS = dict(MODEL_FLAGS)
 
@@ -32,6 +32,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
+    check_model_names(args.model)
     from ..evaluation.predictions import predict_data
 
     output = predict_data(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..models.registry import list_models
+from .options import check_model_names
 
 FLAGS = {"model_name": "--model", "recipe_path": "--recipe", "time_budget_minutes": "--time-budget"}
 
@@ -52,7 +53,12 @@ def run(args: argparse.Namespace) -> None:
     import shlex
     from pathlib import Path
 
+    from ..training.recipes import training_target
     from ..training.run_folder import COMMAND_LOG
+
+    training_target(args.model)  # an unknown name: one error line before torch is imported
+    if args.init_from:
+        check_model_names(args.init_from)
     from ..training.train import train
 
     metrics = train(
