@@ -182,13 +182,50 @@ print(names)
 def test_inference_handlers_get_the_zero_gpu_decorator_when_spaces_is_installed():
     result = subprocess.run([sys.executable, "-c", ZERO_GPU_CHECK], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().splitlines()[-1] == "['analyze_frame', 'analyze_upload', 'predict']"
+    # only the forward pass: detection, drawing, the webcam stream and the video tab stay on the CPU
+    assert result.stdout.strip().splitlines()[-1] == "['gpu_probabilities']"
 
 
 def test_without_spaces_the_decorator_does_nothing():
     from fer_hub.demo.app import zero_gpu
 
-    with pytest.raises(ImportError):  # the project's environment has no `spaces`: the local demo must not need it
-        import spaces  # noqa: F401
+    with pytest.raises(ImportError):  # the project's environment has no `spaces` (the repo's `spaces/` folder of
+        from spaces import GPU  # noqa: F401  # Space files is no package): the local demo must not need it
     handler = lambda: None  # noqa: E731
     assert zero_gpu(duration=20)(handler) is handler
+
+
+def test_only_the_forward_pass_of_a_photo_goes_to_the_gpu_function(monkeypatch, astronaut_png):
+    """Photos and API calls classify their crops through `gpu_probabilities` (ZeroGPU's decorated function), after
+    detection on the CPU; webcam frames never ask for a GPU worker."""
+    from fer_hub.demo import app
+
+    calls = []
+    real = app.gpu_probabilities
+
+    def spy(model, crops, tta):
+        calls.append((model, [crop.size for crop in crops], tta))
+        return real(model, crops, tta)
+
+    monkeypatch.setattr(app, "gpu_probabilities", spy)
+    handlers = app.FerDemo()
+    result = handlers.predict({"path": str(astronaut_png)})
+    assert len(result["faces"]) == 1 and len(calls) == 1
+    model, sizes, tta = calls[0]
+    assert model == "sepnet.ferplus" and len(sizes) == 1 and tta is False  # one crop: the detected face
+
+    frame = np.asarray(Image.open(astronaut_png).convert("RGB"))
+    handlers.analyze_frame(frame, "sepnet.ferplus", False)
+    assert len(calls) == 1
+
+
+def test_device_logits_match_the_cpu_logits():
+    import torch
+
+    from fer_hub.demo.app import DeviceLogits
+    from fer_hub.inference.recognizer import get_recognizer
+
+    logits = get_recognizer(None).classifier.logits
+    pixels = np.random.default_rng(0).random((2, 1, 48, 48), dtype=np.float32)
+    assert np.allclose(DeviceLogits(logits.model)(pixels), logits(pixels), atol=1e-5)
+    assert next(logits.model.parameters()).device == torch.device("cpu")

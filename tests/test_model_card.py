@@ -49,7 +49,8 @@ def test_card_metadata_and_model_index_are_the_folder_metrics(sepnet_dir):
     assert card.data.pipeline_tag == "image-classification"
     assert card.data.library_name == "transformers"
     assert card.data.license == "apache-2.0"
-    assert card.data.datasets == ["fer2013"]  # trained from a local CSV
+    assert card.data.datasets is None  # trained from a local CSV: FER2013 has no official Hub dataset to name
+    assert card.data.base_model is None  # not a zoo model: nothing known about what it started from
     assert {"fer2013", "sepnet", "custom_code"} <= set(card.data.tags)
     results = {result.metric_type: result for result in card.data.eval_results}
     assert results["accuracy"].metric_value == round(metrics["accuracy"], 4)
@@ -82,7 +83,10 @@ def test_card_body_reports_the_folder(sepnet_dir):
         assert f"| **{name}** | {' | '.join(map(str, row))} |" in text
     assert "![Row-normalised confusion matrix](confusion_matrix.png)" in text
     assert "EU AI Act" in text and "workplaces and education institutions" in text
-    assert "@inproceedings{goodfellow2013challenges" in text
+    assert "@inproceedings{goodfellow2013challenges" in text and "@software{fer_hub" in text
+    assert "`transformers>=5.0,<6`" in text and "`PreTrainedConfig`" in text
+    assert "pip install fer-hub" in text and "fer-hub predict photo.jpg --model alice/fer-sepnet" in text
+    assert "PrivateTest (held out" not in text  # a folder of no zoo entry has no held-out score
     assert str(sepnet_dir) not in text  # local paths stay private
 
 
@@ -138,3 +142,34 @@ def test_cli_card_writes_readme(sepnet_dir, capsys):
     assert main(["card", str(sepnet_dir), "--repo-id", "bob/fer"]) == 0
     assert str(sepnet_dir / "README.md") in capsys.readouterr().out
     assert ModelCard.load(sepnet_dir / "README.md").data.model_name == "fer"
+
+
+def test_card_widget_uses_the_space_examples():
+    from fer_hub.hub.model_card import DEMO_SPACE, WIDGET_EXAMPLES, widget_examples
+    from fer_hub.hub.push import SPACE_DIR
+
+    widget = widget_examples()
+    assert [entry["src"].rsplit("/", 1)[1] for entry in widget] == [name for name, _ in WIDGET_EXAMPLES]
+    for entry in widget:
+        assert entry["src"].startswith(f"https://huggingface.co/spaces/{DEMO_SPACE}/resolve/main/examples/")
+        assert (SPACE_DIR / "examples" / entry["src"].rsplit("/", 1)[1]).is_file()  # uploaded by push-space
+
+
+def test_a_zoo_folder_gets_its_held_out_private_test_scores_and_base_model():
+    from fer_hub.models.pretrained import PRETRAINED
+
+    entry = PRETRAINED["sepnet.ferplus"]
+    card = render_model_card(entry.local_folder, entry.hub_id)
+    scores = entry.scores
+    test = {r.metric_name: r.metric_value for r in card.data.eval_results if r.dataset_split == "test"}
+    assert test == {
+        "Accuracy (FER2013 labels, PrivateTest, held out)": scores["privatetest_accuracy"],
+        "Accuracy (FER+ majority, PrivateTest, held out)": scores["privatetest_ferplus_accuracy"],
+    }
+    assert card.data.base_model == "fer-hub/sepnet.fer2013"
+    assert "| PublicTest (the split the models were selected on) | accuracy, FER2013 labels |" in card.text
+    assert (
+        f"| PrivateTest (held out, scored independently) | accuracy, FER2013 labels | **{scores['privatetest_accuracy']:.4f}** |"
+        in card.text
+    )
+    assert card.data.widget and card.data.datasets is None

@@ -31,7 +31,8 @@ import os
 import app  # the Space's entry point: builds the demo with the embedded model
 import fer_hub
 assert os.path.realpath(fer_hub.__file__).startswith(os.path.realpath(os.getcwd())), fer_hub.__file__
-print(type(app.demo).__name__)
+import gradio
+print(isinstance(app.demo, gradio.Blocks))
 """
 
 
@@ -59,7 +60,8 @@ def test_space_gets_the_app_and_the_package_in_one_commit(hub_endpoint, repo_id)
         SpaceCard(hub_endpoint.read(repo_id, "README.md", "space").decode()),
         SpaceCard.load(SPACE_DIR / "README.md"),
     )
-    assert published.data.models == ["someone/fer-cnn", "someone/fer-vit"]  # the Hub links the Space to them
+    # the Hub links the Space to them, after the embedded default's published repo
+    assert published.data.models == ["fer-hub/sepnet.ferplus", "someone/fer-cnn", "someone/fer-vit"]
     assert {**published.data.to_dict(), "models": None} == {**folder.data.to_dict(), "models": None}
     assert published.text == folder.text
     assert (
@@ -79,7 +81,7 @@ def test_space_app_runs_on_the_uploaded_package(hub_endpoint, repo_id, tmp_path)
         [sys.executable, "-c", SPACE_APP_CHECK], cwd=snapshot, env=env, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().splitlines()[-1] == "Blocks"
+    assert result.stdout.strip().splitlines()[-1] == "True"  # a gr.Blocks (the app's DemoBlocks)
 
 
 def requirement_name(line: str) -> str:
@@ -91,7 +93,7 @@ def test_the_space_fits_zero_gpu_and_cpu_hardware(hub_endpoint, repo_id):
 
     card = SpaceCard(hub_endpoint.read(repo_id, "README.md", "space").decode())
     assert card.data.sdk == "gradio" and card.data.python_version == ZERO_GPU_PYTHON
-    assert card.data.license == "apache-2.0" and card.data.models == ["someone/fer-cnn"]
+    assert card.data.license == "apache-2.0" and card.data.models == ["fer-hub/sepnet.ferplus", "someone/fer-cnn"]
     assert 0 < len(card.data.short_description) <= 60
     assert card.data.suggested_hardware == "zero-a10g"
     assert "ZeroGPU" in card.text and "CPU" in card.text  # the README says which tiers it fits

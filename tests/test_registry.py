@@ -83,6 +83,7 @@ def test_an_architecture_builds_by_default_the_model_the_zoo_ships(name):
     shipped = json.loads((entry.local_folder / "config.json").read_text())
     built = create_model(entry.architecture).config.to_dict()
     ignored = {"id2label", "label2id", "auto_map", "architectures", "transformers_version", "dtype", "_name_or_path"}
+    ignored.add("custom_pipelines")  # written by save_checkpoint (add_face_pipeline), not by the config class
     assert {key: built.get(key) for key in set(shipped) - ignored} == {
         key: shipped[key] for key in set(shipped) - ignored
     }

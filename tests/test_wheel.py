@@ -259,6 +259,18 @@ def test_installed_wheel_trains_writes_a_card_and_pushes_the_space(installed, hu
     assert not [path for path in files if path.startswith("fer_hub/space/")]  # the Space's own files sit at its root
     for path in ("app.py", "examples/astronaut.jpg"):
         assert hub_endpoint.read(repo_id, path, "space") == (package / "space" / path).read_bytes()
+    space = ROOT / "spaces" / "fer-demo"  # the zoo's Space as push-space uploads it (README: with the zoo's models)
+    shown = [path for path in space.rglob("*") if path.is_file() and path.name != "README.md"]
+    assert {f"examples/{name}" for name in ("astronaut.jpg", "fer2013_happy.png")} <= {
+        path.relative_to(space).as_posix() for path in shown
+    }
+    for path in shown:  # the wheel's package data (the demo's examples too) is what spaces/fer-demo/ shows
+        relative = path.relative_to(space).as_posix()
+        assert (
+            hub_endpoint.read(repo_id, relative, "space")
+            == path.read_bytes()
+            == (package / "space" / relative).read_bytes()
+        )
     assert (
         hub_endpoint.read(repo_id, "fer_hub/models/registry.py", "space")
         == (package / "models" / "registry.py").read_bytes()

@@ -17,6 +17,7 @@ from PIL import Image
 
 from ..data.image_io import read_image
 from ..errors import FerHubError
+from ..inference.classifier import Classifier
 from ..inference.faces import DETECTOR_NAME, MAX_BOXES_PER_IMAGE, boxes_in_image, check_box_count
 from ..inference.recognizer import EmotionRecognizer, Face, count_faces, get_recognizer, model_choices
 from ..labels import LABELS
@@ -59,10 +60,67 @@ CSS = """
 
 try:  # Hugging Face ZeroGPU: `spaces.GPU` runs each call of a decorated function in a GPU worker, elsewhere nothing
     from spaces import GPU as zero_gpu
-except ImportError:  # the local demo does not need the `spaces` package
+
+    ZERO_GPU = True
+except ImportError:  # the local demo does not need the `spaces` package (a `spaces/` folder without GPU is not it)
+    ZERO_GPU = False
 
     def zero_gpu(**settings):
         return lambda function: function
+
+
+class DeviceLogits:
+    """A transformers model's logits on whatever device it is on: the pixel values go there, the logits come back to
+    the CPU as numpy (TorchLogits feeds CPU tensors only)."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.model = model
+
+    @torch.inference_mode()
+    def __call__(self, pixel_values: np.ndarray) -> np.ndarray:
+        device = next(self.model.parameters()).device
+        return self.model(pixel_values=torch.from_numpy(pixel_values).to(device)).logits.float().cpu().numpy()
+
+
+_GPU_CLASSIFIERS: dict[str, Classifier] = {}  # picker name -> its classifier, for the GPU worker to find by name
+
+
+def _to_cuda(classifier: Classifier) -> None:
+    """Move each PyTorch model of `classifier` (one model or an ensemble's members) to CUDA, feeding it there."""
+    for member in getattr(classifier, "members", [classifier]):
+        logits = getattr(member, "logits", None)
+        model = getattr(logits, "model", None)
+        if isinstance(model, torch.nn.Module):
+            if not isinstance(logits, DeviceLogits):
+                member.logits = DeviceLogits(model)
+            model.to("cuda")
+
+
+@zero_gpu(duration=GPU_SECONDS)
+def gpu_probabilities(model: str, crops: list, tta: bool) -> np.ndarray:
+    """The only GPU work: the forward pass over the face crops of one request (detection, cropping and drawing run
+    on the CPU before and after). On ZeroGPU this runs in a GPU worker and the model moves to CUDA here, as ZeroGPU
+    requires; elsewhere it runs in place, on CUDA when there is one and `spaces` is installed, else on the CPU."""
+    classifier = _GPU_CLASSIFIERS[model]
+    if ZERO_GPU and torch.cuda.is_available():
+        _to_cuda(classifier)
+    return classifier.probabilities(crops, tta=tta)
+
+
+class GpuClassifier(Classifier):
+    """A picker model's classifier whose forward passes go through `gpu_probabilities` (ZeroGPU's decorated
+    function): the recognizer built on it detects and crops faces on the CPU and asks for a GPU only to classify."""
+
+    def __init__(self, model: str, classifier: Classifier):
+        _GPU_CLASSIFIERS[model] = classifier
+        self.model = model
+        self.name = classifier.name
+
+    def probabilities(self, images, tta: bool = False, batch_size: int | None = None) -> np.ndarray:
+        crops = list(images)
+        if not crops:
+            return np.empty((0, len(LABELS)), dtype=np.float32)
+        return gpu_probabilities(self.model, crops, tta)
 
 
 class FerDemo:
@@ -73,13 +131,25 @@ class FerDemo:
         self.models = list(self.choices)
         self.trust_remote_code = trust_remote_code
         self._panels: dict[str, str] = {}
+        self._gpu_recognizers: dict[str, EmotionRecognizer] = {}
         warm = self.recognizer(self.models[0])  # a model that cannot load fails now, not on the first request
         warm.recognize(Image.new("RGB", (64, 64)), whole_image=True)
 
     def recognizer(self, model: str) -> EmotionRecognizer:
+        """The picked model's recognizer, all on the CPU (the webcam stream and the video tab: no GPU per frame)."""
         if model not in self.models:
             raise FerHubError(f"unknown model {model!r}; this demo offers: {', '.join(self.models)}")
         return get_recognizer(self.choices[model], trust_remote_code=self.trust_remote_code)
+
+    def gpu_recognizer(self, model: str) -> EmotionRecognizer:
+        """The picked model's recognizer for photos and API calls: faces found and cropped on the CPU, classified
+        through ZeroGPU's decorated `gpu_probabilities`."""
+        if model not in self._gpu_recognizers:
+            recognizer = self.recognizer(model)
+            self._gpu_recognizers[model] = EmotionRecognizer(
+                GpuClassifier(model, recognizer.classifier), recognizer.detector
+            )
+        return self._gpu_recognizers[model]
 
     def model_panel(self, model: str) -> str:
         """UI: what the picked model learned from, its scores, its size and its speed."""
@@ -102,7 +172,7 @@ class FerDemo:
         loaded = read_image(file["path"], name=file.get("orig_name") or Path(file["path"]).name)
         if boxes:
             boxes = boxes_in_image(boxes, loaded.image.size, loaded.scale)
-        faces = self.recognizer(model).recognize(loaded.image, tta=tta, whole_image=whole_image, boxes=boxes)
+        faces = self.gpu_recognizer(model).recognize(loaded.image, tta=tta, whole_image=whole_image, boxes=boxes)
         result = {"faces": [face.to_dict(loaded.scale) for face in faces], "message": count_faces(faces)}
         return loaded.image, faces, result
 
@@ -212,8 +282,9 @@ def build_demo(
     models: list[str] | None = None, examples_dir: Path | None = SPACE_EXAMPLES, trust_remote_code: bool = False
 ) -> gr.Blocks:
     """The app: a model picker with a panel on the picked model, test-time flip, photo (with its example sets), webcam
-    and video tabs, each face boxed on the image and shown on a card, and the `/predict` API. The inference events
-    carry ZeroGPU's decorator (`zero_gpu`), so the same app runs on ZeroGPU, CPU and GPU hardware."""
+    and video tabs, each face boxed on the image and shown on a card, and the `/predict` API. Only the forward pass of
+    a photo or an API call carries ZeroGPU's decorator (`gpu_probabilities`); face detection, drawing, the webcam
+    stream and the video tab run on the CPU, so the same app runs on ZeroGPU, CPU and GPU hardware."""
     limit_malloc_arenas()  # before the models load and the server's threads start
     demo_uploads()  # the folder for gradio's files, set before any component reads GRADIO_TEMP_DIR
     handlers = FerDemo(models, trust_remote_code=trust_remote_code)
@@ -276,9 +347,8 @@ def build_demo(
             webcam_cards = gr.HTML(elem_id="fer-webcam-cards")
         video_tab(handlers.recognizer, model, tta, ui_only)
 
-        gpu = zero_gpu(duration=GPU_SECONDS)
         results = [annotated, message, cards, result, whole_button]
-        analyze_upload = gpu(handlers.analyze_upload)
+        analyze_upload = handlers.analyze_upload  # its forward pass alone runs under @spaces.GPU (gpu_probabilities)
         gr.on(
             [photo.change, model.change, tta.change, whole.change],
             analyze_upload,
@@ -299,7 +369,7 @@ def build_demo(
         gr.on([demo.load, model.change], handlers.model_panel, inputs=model, outputs=model_info, **ui_only)
         api_docs.click(None, js=SHOW_API_DOCS)
         webcam.stream(
-            gpu(handlers.analyze_frame),
+            handlers.analyze_frame,  # on the CPU: no GPU worker per webcam frame
             inputs=[webcam, model, tta],
             outputs=[webcam_faces, webcam_cards],
             stream_every=0.25,
@@ -307,7 +377,7 @@ def build_demo(
             show_progress="hidden",
             **ui_only,
         )
-        gr.api(gpu(handlers.predict), api_name="predict", **limits)
+        gr.api(handlers.predict, api_name="predict", **limits)
     demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
     return demo
 

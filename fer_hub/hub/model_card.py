@@ -15,13 +15,29 @@ from ..data.fer2013 import looks_like_hub_id
 from ..errors import FerHubError
 from ..labels import LABELS
 from ..models.limits import check_config_limits
-from ..models.pretrained import local_model_folder
+from ..models.pretrained import PRETRAINED, PretrainedModel, local_model_folder
 from ..models.registry import entry_for_model_type
 
 TEMPLATE = Path(__file__).resolve().parent / "model_card_template.md"
 LICENSE = "apache-2.0"
-FER2013_DATASET_ID = "fer2013"  # the `datasets:` entry when the model was trained from a local copy of FER2013
-FERPLUS_DATASET_ID = "microsoft/FERPlus"  # the FER+ crowd votes for FER2013's faces
+# Neither FER2013 nor FER+ has an official Hub dataset (FER+ "microsoft/FERPlus" is a GitHub repository, not a Hub
+# id), so a card lists a `datasets:` id only when the model was trained from a Hub dataset, and links the sources.
+# These two are the model-index's dataset `type`s (free-form there: they link nowhere).
+FER2013_DATASET_ID = "fer2013"
+FERPLUS_DATASET_ID = "ferplus"
+FER2013_URL = "https://www.kaggle.com/c/challenges-in-representation-learning-facial-expression-recognition-challenge"
+FERPLUS_URL = "https://github.com/microsoft/FERPlus"
+TRANSFORMERS_REQUIREMENT = "transformers>=5.0,<6"  # the custom code imports `PreTrainedConfig` (transformers 5's name)
+DEMO_SPACE = "fer-hub/fer-demo"  # the zoo's Space (`fer-hub push-space`): its example images are the widget's
+WIDGET_EXAMPLES = (  # files of fer_hub/space/examples (48x48 FER2013 face crops: the model takes one face)
+    ("fer2013_happy.png", "FER2013 face (happy)"),
+    ("fer2013_surprise.png", "FER2013 face (surprise)"),
+    ("fer2013_angry.png", "FER2013 face (angry)"),
+)
+BASE_MODELS = {"sepnet.ferplus": "sepnet.fer2013"}  # zoo model -> the zoo model it was fine-tuned from
+PUBLIC_TEST = "PublicTest (the split the models were selected on)"
+PRIVATE_TEST = "PrivateTest (held out, scored independently)"
+SPLIT_NAMES = {"train": "Training", "validation": "PublicTest", "test": "PrivateTest, held out"}  # model-index names
 TRAINING_LABELS = {  # metrics.json training.labels -> card wording
     "fer2013": "FER2013's single labels (cross-entropy)",
     "ferplus": "the FER+ vote distributions (soft-target cross-entropy; faces without a clear FER+ majority left out)",
@@ -144,8 +160,33 @@ def hub_dataset_id(data: str) -> str | None:
     return data if "/" in data and not Path(data).exists() and looks_like_hub_id(data) else None
 
 
-def _eval_results(scores: dict, label_set: str, split: str, dataset_id: str, dataset_name: str) -> list[EvalResult]:
-    """Accuracy and macro-F1 against one label set, as model-index results."""
+def zoo_entry(folder: Path) -> PretrainedModel | None:
+    """The PRETRAINED entry whose weights are `folder` on this machine (the packaged default, `checkpoints/NAME`)."""
+    resolved = folder.resolve()
+    for entry in PRETRAINED.values():
+        local = entry.local_folder
+        if local is not None and local.resolve() == resolved:
+            return entry
+    return None
+
+
+def private_test_scores(entry: PretrainedModel | None) -> dict | None:
+    """A zoo model's held-out PrivateTest accuracies, {"accuracy", "ferplus_accuracy"} (the latter possibly None),
+    or None when it has none."""
+    scores = entry.scores if entry else {}
+    if "privatetest_accuracy" not in scores:
+        return None
+    return {"accuracy": scores["privatetest_accuracy"], "ferplus_accuracy": scores.get("privatetest_ferplus_accuracy")}
+
+
+def split_label(split: str) -> str:
+    return {"validation": PUBLIC_TEST, "test": PRIVATE_TEST}.get(split, split)
+
+
+def _eval_results(
+    scores: dict, label_set: str, split: str, dataset_id: str, dataset_name: str, f1: bool = True
+) -> list[EvalResult]:
+    """Accuracy (and macro-F1) against one label set on one split, as model-index results."""
     common = {
         "task_type": "image-classification",
         "task_name": "Facial expression recognition",
@@ -153,36 +194,69 @@ def _eval_results(scores: dict, label_set: str, split: str, dataset_id: str, dat
         "dataset_name": dataset_name,
         "dataset_split": split,
     }
-    return [
+    where = f"{label_set}, {SPLIT_NAMES.get(split, split)}"
+    results = [
         EvalResult(
             metric_type="accuracy",
-            metric_name=f"Accuracy ({label_set})",
+            metric_name=f"Accuracy ({where})",
             metric_value=round(scores["accuracy"], 4),
             **common,
-        ),
-        EvalResult(
-            metric_type="f1",
-            metric_name=f"Macro F1 ({label_set})",
-            metric_config="macro",
-            metric_value=round(scores["f1_macro"], 4),
-            **common,
-        ),
+        )
     ]
+    if f1:
+        results.append(
+            EvalResult(
+                metric_type="f1",
+                metric_name=f"Macro F1 ({where})",
+                metric_config="macro",
+                metric_value=round(scores["f1_macro"], 4),
+                **common,
+            )
+        )
+    return results
 
 
-def _card_data(metrics: dict, repo_id: str, dataset_id: str, custom_code: bool, zoo_name: str) -> ModelCardData:
+def widget_examples() -> list[dict]:
+    """Hub `widget:` entries: the Space's example face crops, by their resolvable URLs."""
+    base = f"https://huggingface.co/spaces/{DEMO_SPACE}/resolve/main/examples"
+    return [{"src": f"{base}/{name}", "example_title": title} for name, title in WIDGET_EXAMPLES]
+
+
+def _card_data(
+    metrics: dict,
+    repo_id: str,
+    hub_dataset: str | None,
+    architecture: dict,
+    private: dict | None,
+    base_model: str | None,
+) -> ModelCardData:
     ferplus = metrics.get("ferplus_majority")
+    dataset_id = hub_dataset or FER2013_DATASET_ID
     results = _eval_results(metrics, "FER2013 labels", metrics["split"], dataset_id, "FER2013")
     if ferplus:
         results += _eval_results(ferplus, "FER+ majority", metrics["split"], FERPLUS_DATASET_ID, "FER+ (majority vote)")
+    if private and metrics["split"] != "test":
+        results += _eval_results(private, "FER2013 labels", "test", dataset_id, "FER2013", f1=False)
+        if private["ferplus_accuracy"] is not None:
+            results += _eval_results(
+                {"accuracy": private["ferplus_accuracy"]},
+                "FER+ majority",
+                "test",
+                FERPLUS_DATASET_ID,
+                "FER+ (majority vote)",
+                f1=False,
+            )
+    custom = ["custom_code"] if architecture["custom_code"] else []
     return ModelCardData(
         model_name=repo_id.split("/")[-1],
         license=LICENSE,
         library_name="transformers",
         pipeline_tag="image-classification",
-        datasets=[dataset_id] + ([FERPLUS_DATASET_ID] if ferplus else []),
+        base_model=base_model,
+        datasets=[hub_dataset] if hub_dataset else None,
         metrics=["accuracy", "f1"],
-        tags=TAGS + [zoo_name] + (["ferplus"] if ferplus else []) + (["custom_code"] if custom_code else []),
+        tags=TAGS + [architecture["zoo_name"]] + (["ferplus"] if ferplus else []) + custom,
+        widget=widget_examples(),
         eval_results=results,
     )
 
@@ -198,13 +272,14 @@ def render_model_card(model_dir: str | Path, repo_id: str | None = None) -> Mode
     data = str(metrics.get("data", ""))
     dataset_id = hub_dataset_id(data)
     training = metrics.get("training") or {}
-    votes = f" and the FER+ votes `{Path(metrics['votes']).name}` ({FERPLUS_DATASET_ID})" if "votes" in metrics else ""
+    votes = f" and the FER+ votes `{Path(metrics['votes']).name}` ([FER+]({FERPLUS_URL}))" if "votes" in metrics else ""
+    entry = zoo_entry(folder)
+    private = private_test_scores(entry)
+    base = BASE_MODELS.get(entry.name) if entry else None
     label_set = training.get("labels")
     trained_on = [("training labels", TRAINING_LABELS.get(label_set, label_set))] if label_set else []
     return ModelCard.from_template(
-        _card_data(
-            metrics, repo_id, dataset_id or FER2013_DATASET_ID, architecture["custom_code"], architecture["zoo_name"]
-        ),
+        _card_data(metrics, repo_id, dataset_id, architecture, private, base and PRETRAINED[base].hub_id),
         template_path=TEMPLATE,
         repo_id=repo_id,
         labels=LABELS,
@@ -215,10 +290,18 @@ def render_model_card(model_dir: str | Path, repo_id: str | None = None) -> Mode
         n=metrics["n"],
         split_name=metrics["split"],
         split_description=SPLITS[metrics["split"]],
+        split_label=split_label(metrics["split"]),
+        private=private if metrics["split"] != "test" else None,
+        zoo_name=entry.name if entry else None,
+        base_model=base and PRETRAINED[base].hub_id,
+        transformers_requirement=TRANSFORMERS_REQUIREMENT,
+        demo_space=DEMO_SPACE,
+        fer2013_url=FER2013_URL,
+        ferplus_url=FERPLUS_URL,
         data_source=(
             f"the Hub dataset `{dataset_id}`"
             if dataset_id
-            else f"FER2013 from the local file or folder `{Path(data).name}`"
+            else f"[FER2013]({FER2013_URL}) from the local file or folder `{Path(data).name}`"
         )
         + votes,
         training=trained_on + [(label, _plain(training[key])) for key, label in TRAINING_FACTS if key in training],

@@ -21,7 +21,7 @@ from transformers.dynamic_module_utils import get_relative_imports
 
 from ..checks import check_repo_id, is_repo_id
 from ..errors import FerHubError
-from ..models.pretrained import local_model_folder
+from ..models.pretrained import DEFAULT_MODEL, PRETRAINED, local_model_folder
 from .model_card import read_json, read_metrics, render_model_card
 from .pickle_scan import is_pickled
 
@@ -129,11 +129,29 @@ def check_space_folder(space_dir: Path) -> dict:
     return metadata
 
 
+def space_models(models: list[str]) -> list[str]:
+    """The Hub repos a Space serves: the embedded default's published repo, then `models`."""
+    return list(dict.fromkeys([PRETRAINED[DEFAULT_MODEL].hub_id, *models]))
+
+
 def space_readme(space_dir: Path, models: list[str]) -> bytes:
-    """The Space's README.md with `models` (Hub ids) as its front matter's `models`, which links them on the Hub."""
+    """The Space's README.md whose front matter's `models` (which links them on the Hub) names the embedded default's
+    published repo and `models` (Hub ids)."""
     card = SpaceCard.load(space_dir / "README.md")
-    card.data.models = list(models)
+    card.data.models = space_models(models)
     return str(card).encode()
+
+
+def space_files(models: list[str] | None = None, space_dir: str | Path = SPACE_DIR) -> dict[str, bytes]:
+    """The Space's own files as `push_space` uploads them (path in the Space -> bytes), the fer_hub package aside:
+    app.py, README.md (its `models` set from `models` unless None), requirements.txt and the examples."""
+    space_dir = Path(space_dir)
+    check_space_folder(space_dir)
+    _check_space_models(models or [])
+    files = {path: (space_dir / path).read_bytes() for path in _files(space_dir, ())}
+    if models is not None:
+        files["README.md"] = space_readme(space_dir, models)
+    return files
 
 
 def _check_space_models(models: list[str]) -> None:
@@ -250,15 +268,10 @@ def push_space(
     repo_id: str, models: list[str] | None = None, private: bool = False, space_dir: str | Path = SPACE_DIR
 ) -> str:
     """Publish the Gradio demo as a Space in one commit: its folder plus the fer_hub package beside app.py.
-    `models` (Hub ids) then go into the Space variable FER_HUB_MODELS and the README's `models`; with None the
-    variable is left as it is and the README goes as it is in the folder."""
-    space_dir = Path(space_dir)
-    check_space_folder(space_dir)
-    _check_space_models(models or [])
-    operations = [CommitOperationAdd(path, space_dir / path) for path in _files(space_dir, ())]
-    if models is not None:
-        operations = [operation for operation in operations if operation.path_in_repo != "README.md"]
-        operations.append(CommitOperationAdd("README.md", space_readme(space_dir, models)))
+    `models` (Hub ids) then go into the Space variable FER_HUB_MODELS and, after the embedded default's repo, the
+    README's `models`; with None the variable is left as it is and the README goes as it is in the folder.
+    `spaces/fer-demo/` of a source checkout is what this uploads for the zoo's Space (`train/hub_files.py`)."""
+    operations = [CommitOperationAdd(path, data) for path, data in space_files(models, space_dir).items()]
     package = _files(PACKAGE_DIR, ("space/*",))  # the Space's own files are at its root already
     operations += [CommitOperationAdd(f"fer_hub/{path}", PACKAGE_DIR / path) for path in package]
     url = _publish(

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 
 from PIL import Image
 from safetensors import SafetensorError, safe_open
-from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageClassification, PreTrainedModel
+from transformers import (
+    AutoConfig,
+    AutoImageProcessor,
+    AutoModel,
+    AutoModelForImageClassification,
+    PreTrainedModel,
+)
 from transformers.dynamic_module_utils import custom_object_save
+from transformers.models.auto.video_processing_auto import VIDEO_PROCESSOR_MAPPING
 
 from ..checks import describe_kind
 from ..errors import FerHubError
 from ..labels import ID2LABEL, LABEL2ID
+from .face_detection import DETECTOR_FILE
 from .image_processing_fer import FerImageProcessor
 from .limits import check_config_limits, check_processor_limits
 from .pretrained import resolve_model
@@ -22,6 +32,15 @@ from .trust import read_json, resolve_trust_remote_code
 FER_IMAGE_PROCESSORS = {"pil": FerImageProcessor, "torchvision": FerImageProcessor}  # one class, either backend
 SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")  # weights fer-hub never unpickles
+PIPELINE_CODE = ("pipeline_fer.py", "face_detection.py")  # byte-identical copies of these modules go into every folder
+DETECTOR_WEIGHTS = Path(__file__).resolve().parents[1] / "face_models" / DETECTOR_FILE
+CUSTOM_PIPELINES = {  # config.json's entry for `pipeline("facial-expression-recognition", model=folder)`
+    "facial-expression-recognition": {
+        "impl": "pipeline_fer.FacialExpressionPipeline",
+        "pt": ["AutoModelForImageClassification"],
+        "type": "image",
+    }
+}
 
 
 def register_auto_classes() -> None:
@@ -38,6 +57,10 @@ def register_auto_classes() -> None:
         backbone_class.register_for_auto_class("AutoModel")
         model_class.register_for_auto_class("AutoModelForImageClassification")
         AutoImageProcessor.register(config_class, image_processor_classes=FER_IMAGE_PROCESSORS, exist_ok=True)
+        # No video processor: without this entry, AutoVideoProcessor (which pipelines such as image-classification
+        # try) derives "image_processing_fer.FerVideoProcessor" from the image processor's auto_map, and since the
+        # config is installed code, trust_remote_code stays None and transformers asks "[y/N]" on stdin.
+        VIDEO_PROCESSOR_MAPPING.register(config_class, {}, exist_ok=True)  # (AutoVideoProcessor needs torchvision)
     FerImageProcessor.register_for_auto_class("AutoImageProcessor")
 
 
@@ -70,7 +93,7 @@ def save_checkpoint(
     architecture its code, with `auto_map` entries for AutoConfig, AutoModel (the backbone) and
     AutoModelForImageClassification. `half_precision` stores the floating-point weights as fp16 (the config keeps
     the model's dtype, so `from_pretrained` loads them back as fp32); `max_shard_size` cuts the weights into files of
-    at most that size ("40MB"), with an index."""
+    at most that size ("40MB"), with an index; and the face-aware pipeline (`add_face_pipeline`)."""
     backbone = model.base_model
     if backbone is not model and getattr(backbone, "_auto_class", None):
         Path(folder).mkdir(parents=True, exist_ok=True)
@@ -82,6 +105,23 @@ def save_checkpoint(
         }
     model.save_pretrained(folder, state_dict=weights, max_shard_size=max_shard_size or "50GB")
     processor.save_pretrained(folder)
+    add_face_pipeline(folder)
+
+
+def add_face_pipeline(folder: str | Path) -> None:
+    """Give a saved model folder the face-aware "facial-expression-recognition" pipeline: copies of
+    `fer_hub.models.pipeline_fer` and `fer_hub.models.face_detection`, the RetinaFace ONNX weights, and the
+    `custom_pipelines` entry of config.json (the weights and every other file are left as they are)."""
+    folder = Path(folder)
+    for name in PIPELINE_CODE:
+        shutil.copyfile(Path(__file__).with_name(name), folder / name)
+    shutil.copyfile(DETECTOR_WEIGHTS, folder / DETECTOR_FILE)
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["custom_pipelines"] = CUSTOM_PIPELINES
+    staged = config_path.with_name(f".{config_path.name}.tmp")
+    staged.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(staged, config_path)
 
 
 def load_checkpoint(
