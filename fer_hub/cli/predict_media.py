@@ -20,7 +20,14 @@ from ..inference.recognizer import EmotionRecognizer, get_recognizer
 from ..media.paths import is_image_file, is_video
 from ..media.table_writer import TableWriter
 from ..media.timeline import Timeline
-from ..media.video import WRITER_CODECS, FrameResult, TrackedFace, analyze_video, checked_sampling
+from ..media.video import (
+    WRITER_CODECS,
+    FrameResult,
+    TrackedFace,
+    analyze_video,
+    checked_sampling,
+    require_video_support,
+)
 from ..output_paths import check_outputs, local_files, shown_path
 from .predict import predict_command
 
@@ -149,6 +156,8 @@ def predict_media(
         raise FerHubError("--whole-image applies to images (already-cropped faces), not to videos")
     every = 1 if every is None else every
     checked_sampling(every, fps, smooth)  # bad values fail before anything is written
+    if videos:
+        require_video_support()  # OpenCV and matplotlib, before the model loads
     annotated = annotated_paths(annotate, videos)
     table = next(path for path in (csv, jsonl) if path)
     plots = Path(timeline) if timeline else (Path(table).parent if table != "-" else Path("."))

@@ -14,11 +14,11 @@ def add_parser(commands) -> argparse.ArgumentParser:
     space.add_argument("--repo-id", required=True, metavar="OWNER/NAME")
     space.add_argument(
         "--model",
-        nargs="*",
+        action="append",
         default=None,
-        metavar="REPO_ID",
-        help="Hub model ids the Space offers besides the embedded model (sets its FER_HUB_MODELS "
-        "variable; left as it is when omitted)",
+        metavar="MODEL",
+        help="a trained model's name or Hub model id the Space offers besides the embedded model, repeated for "
+        "several (sets its FER_HUB_MODELS variable; left as it is when omitted)",
     )
     space.add_argument("--private", action="store_true")
     return space
@@ -26,5 +26,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> None:
     from ..hub.push import push_space
+    from ..models.pretrained import pretrained_entry
 
-    print(f"pushed the demo Space to {push_space(args.repo_id, models=args.model, private=args.private)}")
+    models = args.model and [model if "/" in model else pretrained_entry(model).hub_id for model in args.model]
+    print(f"pushed the demo Space to {push_space(args.repo_id, models=models, private=args.private)}")

@@ -1,6 +1,2 @@
-"""The Gradio demo: the app, its video tab, its upload folder, and calling it over HTTP. It comes with the `demo`
-extra: importing this package without gradio installed is a FerHubError that names the extra."""
-
-from ..optional import require_installed
-
-require_installed("gradio", "demo", "the demo")
+"""The Gradio demo: the app, its video tab, its upload folder, and calling it over HTTP. The app comes with the
+`demo` extra: importing `fer_hub.demo.app` without gradio installed is a FerHubError that names the extra."""

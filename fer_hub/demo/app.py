@@ -9,7 +9,13 @@ import html
 import os
 from pathlib import Path
 
-import gradio as gr
+try:
+    import gradio as gr
+except ModuleNotFoundError:  # the `demo` extra is not installed: one error line that names it
+    from ..optional import require_installed
+
+    require_installed("gradio", "demo", "the demo")
+    raise
 import numpy as np
 import torch
 from gradio.exceptions import InvalidPathError

@@ -155,7 +155,7 @@ def space_files(models: list[str] | None = None, space_dir: str | Path = SPACE_D
 
 
 def _check_space_models(models: list[str]) -> None:
-    """A Space cannot read local folders: only Hub model ids."""
+    """A Space cannot read local folders: only Hub model ids (see `space_model_ids` for trained models' names)."""
     for model in models:
         if Path(model).exists() or not is_repo_id(model):
             raise FerHubError(

@@ -152,6 +152,10 @@ def resolve_model(reference: str | Path | None) -> str:
     reference = str(reference)
     if Path(reference).exists():
         return reference
+    if reference.endswith(".onnx"):
+        raise FerHubError(f"{reference}: no such ONNX file")
+    if reference.startswith((".", "~")):
+        raise FerHubError(f"{reference}: no such model folder or .onnx file")
     if "/" not in reference and os.sep not in reference:
         return pretrained_entry(reference).location
     return reference

@@ -149,13 +149,28 @@ def with_clear_ferplus_majority(split: datasets.Dataset) -> datasets.Dataset:
     return split.select(clear)
 
 
+def downloaded(repo_id: str) -> str:
+    """The local folder of a Hub model repo (downloaded once into the Hub cache)."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(repo_id)
+    except Exception as error:  # offline, no such repo, no access: what the Hub said, on one line
+        raise ParameterError(
+            "init_from", f"{repo_id}: cannot download it from the Hub ({type(error).__name__})"
+        ) from None
+
+
 def initial_model(model_name: str, init_from: str, config_overrides: dict) -> tuple[PreTrainedModel, FerImageProcessor]:
     """`init_from`: a trained model's name or a fer-hub model folder of the same architecture (its weights and image
     processor, the recipe's `config` applied on top), or else an ImageNet checkpoint for resnet101 / vit
     (`init_from_pretrained`)."""
-    init_from = resolve_model(init_from)
+    location = resolve_model(init_from)
+    if location != init_from and not Path(location).exists():  # a trained model's name, its weights on the Hub
+        location = downloaded(location)
+    init_from = location
     if not Path(init_from).exists() and looks_like_path(init_from):
-        raise FerHubError(f"{init_from}: no such model folder")
+        raise ParameterError("init_from", f"{init_from}: no such model folder")
     folder = Path(init_from)
     processor_config = folder / "preprocessor_config.json"
     if not (processor_config.is_file() and FerImageProcessor.__name__ in processor_config.read_text(encoding="utf-8")):
@@ -167,8 +182,9 @@ def initial_model(model_name: str, init_from: str, config_overrides: dict) -> tu
     except (OSError, ValueError) as error:
         raise FerHubError(f"{folder / 'config.json'}: cannot read the model's config ({error})") from None
     if model_type != entry.config_class.model_type:
-        raise FerHubError(
-            f"{folder}: a {model_type!r} model cannot initialise {model_name} (needs {entry.config_class.model_type!r})"
+        raise ParameterError(
+            "init_from",
+            f"{folder}: a {model_type!r} model cannot initialise {model_name} (needs {entry.config_class.model_type!r})",
         )
     check_model_reference(str(folder))
     check_config_limits({**config, **config_overrides}, str(folder / "config.json"))
@@ -187,9 +203,10 @@ def initial_model(model_name: str, init_from: str, config_overrides: dict) -> tu
     mismatched = {key for key, *_ in loading["mismatched_keys"]}
     unmatched = sorted(loading["missing_keys"] | loading["unexpected_keys"] | mismatched)
     if unmatched:
-        raise FerHubError(
+        raise ParameterError(
+            "init_from",
             f"{folder}: its weights do not fit {model_name} with this recipe's config "
-            f"(e.g. {', '.join(unmatched[:3])}); a start from a model folder takes every weight"
+            f"(e.g. {', '.join(unmatched[:3])}); a start from a model folder takes every weight",
         )
     if model.config.id2label != ID2LABEL:
         raise FerHubError(f"{folder}: its classes {list(model.config.id2label.values())} are not {', '.join(LABELS)}")
