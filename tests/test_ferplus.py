@@ -439,8 +439,8 @@ def test_model_card_lists_ferplus_and_both_metric_sets(ferplus_run):
     assert results[("ferplus", "validation", "accuracy")] == round(metrics["ferplus_majority"]["accuracy"], 4)
     assert results[("ferplus", "validation", "f1")] == round(metrics["ferplus_majority"]["f1_macro"], 4)
     text = card.text
-    assert f"| validation accuracy, FER+ majority | **{metrics['ferplus_majority']['accuracy']:.4f}** |" in text
-    assert f"| validation accuracy, FER2013 labels | **{metrics['accuracy']:.4f}** |" in text
+    assert f"| accuracy, FER+ majority | **{metrics['ferplus_majority']['accuracy']:.4f}** |" in text
+    assert f"| accuracy, FER2013 labels | **{metrics['accuracy']:.4f}** |" in text
     assert "training labels: the FER+ vote distributions" in text and "@inproceedings{barsoum2016ferplus" in text
     assert str(VOTES.parent) not in text  # local paths stay private
 
