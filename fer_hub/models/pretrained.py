@@ -91,6 +91,9 @@ PRETRAINED: dict[str, PretrainedModel] = {
         PretrainedModel("sepnet.fer2013", "compact SepNet on FER2013's labels", recipe="sepnet", results="sepnet"),
         PretrainedModel("cnn.fer2013", "the study's CNN", recipe="cnn", results="cnn"),
         PretrainedModel("rnn.fer2013", "the study's BiLSTM over pixel rows", recipe="rnn", results="rnn"),
+        PretrainedModel(
+            "resnet101.fer2013", "ResNet-101 from scratch (CPU run)", recipe="resnet101", results="resnet101"
+        ),
         PretrainedModel("vit.fer2013", "ViT from scratch, 4x4 patches", recipe="vit", results="vit"),
     )
 }
