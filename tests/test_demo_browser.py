@@ -56,8 +56,11 @@ OVERFLOWS = """() => {
 }"""
 # Every face crop and the annotated photo, looked up again at each poll (Gradio may swap the elements while it
 # renders a new result), has loaded and is not broken.
+# Images below the fold of a 390-px page may be lazy: Chromium then never loads them while the page sits still, so
+# the poll asks for them now (what a user's scrolling would do).
 FACE_IMAGES_LOADED = """count => {
     const images = [...document.querySelectorAll('#fer-cards img.fer-crop, #fer-faces img')];
+    images.filter(image => image.loading === 'lazy').forEach(image => { image.loading = 'eager'; });
     return images.length === count + 1 && images.every(image => image.complete && image.naturalWidth > 0);
 }"""
 BROKEN_IMAGES = """() => [...document.images]
