@@ -17,7 +17,7 @@ from PIL import Image
 from fer_hub.cli.main import main
 from fer_hub.errors import FerHubError
 from fer_hub.models.factory import load_checkpoint
-from fer_hub.models.pretrained import DEFAULT_MODEL_DIR
+from fer_hub.models.pretrained import DEFAULT_MODEL_DIR, list_pretrained, pretrained_entry
 from fer_hub.models.trust import remote_code
 
 CODE_FILES = ("configuration_sepnet.py", "modeling_sepnet.py", "image_processing_fer.py")
@@ -300,11 +300,10 @@ def test_config_size_limits(changes, field):
         check_config_limits(changes, "cfg")
 
 
-@pytest.mark.parametrize("folder", ["default", "cnn.fer2013", "rnn.fer2013", "sepnet.fer2013", "vit.fer2013"])
-def test_the_zoo_loads_with_every_weight_in_place(folder):
-    path = DEFAULT_MODEL_DIR if folder == "default" else Path(__file__).parents[1] / "checkpoints" / folder
-    if not path.is_dir():
-        pytest.skip(f"{path} is not in this checkout")
+@pytest.mark.parametrize("name", list_pretrained())
+def test_the_zoo_loads_with_every_weight_in_place(name):
+    path = pretrained_entry(name).local_folder
+    assert path is not None and path.is_dir(), f"{name}: its weights are not in this checkout"
     model, processor = load_checkpoint(path)  # raises on any missing, unexpected or mis-shaped tensor
     assert model.config.num_labels == 7 and processor is not None
 
