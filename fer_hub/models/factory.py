@@ -137,13 +137,9 @@ def load_checkpoint(
     local folder's weights must be complete safetensors files; after loading, every weight of the model must have
     come from the checkpoint, in its shape (anything else is a FerHubError naming the first keys)."""
     reference = resolve_model(reference)
-    check_model_reference(reference)
+    check_model_source(reference)
     trusted = resolve_trust_remote_code(reference, trust_remote_code)
-    check_config_limits(read_json(reference, "config.json"), f"{reference}: config.json")
     processor_config = read_json(reference, "preprocessor_config.json")
-    check_processor_limits(processor_config, f"{reference}: preprocessor_config.json")
-    if Path(reference).is_dir():
-        check_local_weights(Path(reference))
     try:
         model, info = AutoModelForImageClassification.from_pretrained(
             reference,
@@ -159,8 +155,7 @@ def load_checkpoint(
     except (OSError, ValueError) as error:
         if "safetensors" in str(error):
             raise FerHubError(
-                f"{reference}: has no safetensors weights (model.safetensors); fer-hub loads only safetensors "
-                "weights, never pickled ones (.bin, .pt), since unpickling can run code"
+                f"{reference}: has no safetensors weights (model.safetensors); {ONLY_SAFETENSORS}"
             ) from error
         raise FerHubError(f"{reference}: cannot load a model from this folder or Hub repo ({error})") from error
     except Exception as error:
@@ -238,6 +233,22 @@ def check_model_reference(reference: str, need_processor: bool = True) -> None:
             raise FerHubError(f"{file}: {describe_kind(file)}, not a file")
 
 
+ONLY_SAFETENSORS = (
+    "fer-hub loads only safetensors weights, never pickled ones (.bin, .pt), since unpickling can run code"
+)
+
+
+def check_model_source(reference: str, need_processor: bool = True, config_overrides: dict | None = None) -> None:
+    """Everything checked before a model folder or Hub repo is built: its files, its config (with
+    `config_overrides` over it) and processor sizes against `fer_hub.models.limits`, and a local folder's weights."""
+    check_model_reference(reference, need_processor=need_processor)
+    config = {**read_json(reference, "config.json"), **(config_overrides or {})}
+    check_config_limits(config, f"{reference}: config.json")
+    check_processor_limits(read_json(reference, "preprocessor_config.json"), f"{reference}: preprocessor_config.json")
+    if Path(reference).is_dir():
+        check_local_weights(Path(reference))
+
+
 def check_local_weights(folder: Path) -> None:
     """A folder's weights are safetensors files with readable headers: a folder of pickled weights only, or a
     truncated or damaged safetensors file, is a FerHubError naming it (before transformers reads any weight)."""
@@ -245,10 +256,7 @@ def check_local_weights(folder: Path) -> None:
     if not any((folder / name).is_file() for name in SAFETENSORS_FILES):
         pickles = sorted(path.name for path in folder.iterdir() if path.suffix in PICKLE_SUFFIXES)
         found = f" (only {', '.join(pickles)})" if pickles else ""
-        raise FerHubError(
-            f"{folder}: has no safetensors weights (model.safetensors){found}; fer-hub loads only safetensors "
-            "weights, never pickled ones (.bin, .pt), since unpickling can run code"
-        )
+        raise FerHubError(f"{folder}: has no safetensors weights (model.safetensors){found}; {ONLY_SAFETENSORS}")
     for file in files:
         try:
             with safe_open(file, framework="pt") as weights:

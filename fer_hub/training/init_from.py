@@ -12,11 +12,9 @@ from transformers.utils import cached_file
 
 from ..errors import FerHubError, ParameterError
 from ..labels import ID2LABEL, LABEL2ID
-from ..models.factory import check_local_weights, check_model_reference
+from ..models.factory import check_model_source
 from ..models.image_processing_fer import FerImageProcessor
-from ..models.limits import check_config_limits, check_processor_limits
 from ..models.registry import MODELS, model_entry
-from ..models.trust import read_json
 
 
 def _input_size(reference: str, config) -> int:
@@ -41,11 +39,7 @@ def init_from_pretrained(
         raise ParameterError(
             "init_from", f"{reference}: an ImageNet checkpoint can start {', '.join(startable)}, not {model_name!r}"
         )
-    check_model_reference(reference, need_processor=False)
-    check_config_limits(read_json(reference, "config.json"), f"{reference}: config.json")
-    check_processor_limits(read_json(reference, "preprocessor_config.json"), f"{reference}: preprocessor_config.json")
-    if Path(reference).is_dir():
-        check_local_weights(Path(reference))
+    check_model_source(reference, need_processor=False)
     try:
         source_config = AutoConfig.from_pretrained(reference, trust_remote_code=False)  # never a checkpoint's own code
         source = AutoModel.from_pretrained(reference, trust_remote_code=False, use_safetensors=True)

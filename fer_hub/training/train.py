@@ -28,18 +28,15 @@ from ..errors import FerHubError, ParameterError
 from ..evaluation.metrics import trainer_metrics
 from ..labels import ID2LABEL, LABELS, NO_FERPLUS_LABEL
 from ..models.factory import (
-    check_local_weights,
-    check_model_reference,
+    check_model_source,
     create_model,
     image_processor_for,
     looks_like_path,
     save_checkpoint,
 )
 from ..models.image_processing_fer import FerImageProcessor
-from ..models.limits import check_config_limits, check_processor_limits
 from ..models.pretrained import resolve_model
 from ..models.registry import model_entry
-from ..models.trust import read_json
 from .init_from import init_from_pretrained
 from .recipes import LABEL_SETS, Recipe, load_recipe, training_target
 from .report import run_metrics, training_summary, validation_scores, write_report
@@ -186,10 +183,7 @@ def initial_model(model_name: str, init_from: str, config_overrides: dict) -> tu
             "init_from",
             f"{folder}: a {model_type!r} model cannot initialise {model_name} (needs {entry.config_class.model_type!r})",
         )
-    check_model_reference(str(folder))
-    check_config_limits({**config, **config_overrides}, str(folder / "config.json"))
-    check_processor_limits(read_json(str(folder), "preprocessor_config.json"), str(processor_config))
-    check_local_weights(folder)
+    check_model_source(str(folder), config_overrides=config_overrides)
     try:  # fer-hub's own class, not the folder's copy of its code
         model, loading = entry.model_class.from_pretrained(
             folder, output_loading_info=True, use_safetensors=True, **config_overrides
