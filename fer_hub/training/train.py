@@ -367,6 +367,7 @@ def train(
     result = trainer.train(resume_from_checkpoint=run.resume_from)
     prediction = trainer.predict(inputs.validation)
     if not trainer.is_world_process_zero():
+        _end_process_group()
         return {}
 
     save_checkpoint(trainer.model, processor, output_dir)
@@ -382,4 +383,13 @@ def train(
     )
     metrics = run_metrics(architecture, data, votes, validation_scores(prediction, votes is not None), summary)
     write_report(output_dir, metrics, recipe, args, trainer.state.log_history)
+    _end_process_group()
     return metrics
+
+
+def _end_process_group() -> None:
+    """In a multi-process run, wait until every process is here (the others for the main one's save), then close
+    the process group: a process that exits with it open aborts ("terminate called without an active exception")."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
