@@ -35,7 +35,8 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = Path(fer_hub.__file__).resolve().parent
 EXAMPLES = PACKAGE / "space" / "examples"
 FOLDERS = [DEFAULT_MODEL_DIR, *sorted((REPO / "checkpoints").glob("*.fer2013"))]
-COPIED_MODULES = ("image_processing_fer.py", *PIPELINE_CODE)  # in every folder, byte for byte fer_hub.models' own
+# in every folder, byte for byte fer_hub.models' own
+COPIED_MODULES = ("image_processing_fer.py", "face_pixels.py", *PIPELINE_CODE)
 SELF_CONTAINED_IMPORTS = {"__future__", "numpy", "PIL", "onnxruntime", "transformers"}
 
 
@@ -88,15 +89,22 @@ def face_pipeline():
 
 
 def test_pipeline_finds_the_faces_and_labels_of_fer_hubs_recognizer(face_pipeline):
-    from fer_hub.inference.recognizer import get_recognizer
+    from fer_hub.inference.classifier import ModelClassifier
+    from fer_hub.inference.recognizer import EmotionRecognizer, get_recognizer
+    from fer_hub.inference.torch_logits import TorchLogits
+    from fer_hub.models.factory import load_checkpoint
 
     photo = Image.open(EXAMPLES / "group_eight_faces.jpg").convert("RGB")
     found = face_pipeline(photo)
-    expected = [face.to_dict() for face in get_recognizer(str(DEFAULT_MODEL_DIR)).recognize(photo)]
+    model, processor = load_checkpoint(DEFAULT_MODEL_DIR)
+    pytorch = EmotionRecognizer(ModelClassifier(TorchLogits(model), processor.face_pixels()))
+    expected = [face.to_dict() for face in pytorch.recognize(photo)]
     assert len(found) == 8
     assert [(face["box"], face["label"]) for face in found] == [(face["box"], face["label"]) for face in expected]
     for face, reference in zip(found, expected):
         assert face["scores"] == pytest.approx(reference["scores"], abs=1e-4)
+    shipped = get_recognizer(str(DEFAULT_MODEL_DIR)).recognize(photo)  # the folder's int8 ONNX copy: the same labels
+    assert [(list(face.box), face.label) for face in shipped] == [(face["box"], face["label"]) for face in found]
 
 
 def test_small_crops_are_classified_whole_and_whole_image_forces_it(face_pipeline):

@@ -32,7 +32,9 @@ def photo(astronaut_png):
 @pytest.fixture
 def recording():
     classifier = RecordingClassifier()
-    return classifier, EmotionRecognizer(ModelClassifier(classifier, FerImageProcessor()), FaceDetector(max_side=1024))
+    return classifier, EmotionRecognizer(
+        ModelClassifier(classifier, FerImageProcessor().face_pixels()), FaceDetector(max_side=1024)
+    )
 
 
 def test_all_faces_go_through_one_forward(recording, photo):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .options import MODEL_FLAGS, MODEL_HELP, add_trust_remote_code, check_model_names
+from .options import MODEL_FLAGS, MODEL_HELP, add_device, add_trust_remote_code, check_model_names
 
 FLAGS = dict(MODEL_FLAGS)
 
@@ -21,6 +21,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
         metavar="PATH",
         help="FER+ votes file for the rows of the --data CSV: also score against the FER+ majority",
     )
+    add_device(evaluate)
     add_trust_remote_code(evaluate)
     return evaluate
 
@@ -34,7 +35,13 @@ def run(args: argparse.Namespace) -> None:
     if args.output:  # before the evaluation, not after it: writable, and not what the evaluation reads
         check_evaluation_output(args.output, args.data, votes=args.votes, models=args.model)
     metrics = evaluate(
-        args.model, args.data, args.split, tta=args.tta, trust_remote_code=args.trust_remote_code, votes=args.votes
+        args.model,
+        args.data,
+        args.split,
+        tta=args.tta,
+        trust_remote_code=args.trust_remote_code,
+        votes=args.votes,
+        device=args.device,
     )
     print(format_report(metrics))
     if args.output:

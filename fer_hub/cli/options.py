@@ -22,6 +22,12 @@ def check_model_names(references: list[str] | str | None) -> None:
         resolve_model(reference)
 
 
+def add_device(command: argparse.ArgumentParser) -> None:
+    from ..inference.devices import DEVICE_HELP
+
+    command.add_argument("--device", default="cpu", help=f"where the models run: {DEVICE_HELP}")
+
+
 def add_trust_remote_code(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--trust-remote-code",

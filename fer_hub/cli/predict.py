@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import FerHubError
-from .options import MODEL_FLAGS, MODEL_HELP, add_trust_remote_code, check_model_names
+from .options import MODEL_FLAGS, MODEL_HELP, add_device, add_trust_remote_code, check_model_names
 
 if TYPE_CHECKING:
     from ..inference.recognizer import EmotionRecognizer
@@ -66,12 +67,15 @@ def add_parser(commands) -> argparse.ArgumentParser:
     table.add_argument(
         "--timeline", metavar="DIR", help="folder for each video's timeline PNG (default: the table's folder)"
     )
+    add_device(predict)
     add_trust_remote_code(predict)
     return predict
 
 
 def run(args: argparse.Namespace) -> None:
     from ..media.paths import TABLE_OPTIONS, uses_media
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # results go to stdout: no download or loading bars
 
     model, images = args.model, args.images
     if not images:
@@ -87,6 +91,7 @@ def run(args: argparse.Namespace) -> None:
         tta=args.tta,
         whole_image=args.whole_image,
         trust_remote_code=args.trust_remote_code,
+        device=args.device,
     )
     media = {name: getattr(args, name) for name in TABLE_OPTIONS}
     if uses_media(images, media):
@@ -147,16 +152,14 @@ def predict_command(
     whole_image: bool = False,
     trust_remote_code: bool = False,
     boxes: list[list[float]] | None = None,
+    device: str = "cpu",
 ) -> None:
     """Print the faces of every image (with one model or the ensemble of several; `boxes`: these faces of each image,
-    without detection); unreadable images are reported on stderr without stopping the others, then counted in a
+    without detection; `device`: see `fer_hub.inference.devices`); unreadable images are reported on stderr without stopping the others, then counted in a
     final FerHubError."""
-    from transformers.utils import logging
-
     from ..inference.recognizer import get_recognizer
 
-    logging.disable_progress_bar()
-    recognizer = get_recognizer(model, trust_remote_code=trust_remote_code)
+    recognizer = get_recognizer(model, trust_remote_code=trust_remote_code, device=device)
     results = []
     for path in images:
         result = predict_file(recognizer, path, tta=tta, whole_image=whole_image, boxes=boxes)

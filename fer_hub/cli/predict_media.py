@@ -128,6 +128,7 @@ def predict_media(
     tta: bool = False,
     whole_image: bool = False,
     trust_remote_code: bool = False,
+    device: str = "cpu",
 ) -> None:
     """`fer-hub predict` with folders, videos or a table. Unreadable files (and videos that stop early, after
     their rows are written) are reported on stderr without stopping the others, then counted in a FerHubError."""
@@ -146,6 +147,7 @@ def predict_media(
             tta=tta,
             whole_image=whole_image,
             trust_remote_code=trust_remote_code,
+            device=device,
         )
         return
     if as_json:
@@ -176,10 +178,7 @@ def predict_media(
         folders=folders,
     )
 
-    from transformers.utils import logging
-
-    logging.disable_progress_bar()
-    recognizer = get_recognizer(model, trust_remote_code=trust_remote_code)
+    recognizer = get_recognizer(model, trust_remote_code=trust_remote_code, device=device)
     progress = sys.stderr.isatty()
     errors: list[FerHubError] = []
     with ExitStack() as stack:

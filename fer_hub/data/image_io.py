@@ -10,7 +10,7 @@ from PIL import Image, ImageOps
 
 from ..checks import describe_kind
 from ..errors import FerHubError
-from ..models.image_processing_fer import to_grayscale
+from ..models.face_pixels import to_grayscale
 
 MAX_PIXELS = 50_000_000  # larger images are refused before decoding (decompression-bomb guard)
 MAX_SIDE = 2048  # larger images are downscaled to this longer side after decoding

@@ -1,75 +1,16 @@
-"""FerImageProcessor: any image (PIL, numpy, torch; any size and mode) -> normalized grayscale `pixel_values`.
+"""FerImageProcessor: any image (PIL, numpy, torch; any size and mode) -> normalized grayscale `pixel_values`, for
+transformers (AutoImageProcessor, pipelines). The steps are `face_pixels.FacePixels` (numpy and PIL only, which the
+ONNX Runtime path uses alone).
 
-Self-contained (numpy, PIL, torch, transformers) because it travels with checkpoints as remote code.
+Travels with checkpoints as remote code, with face_pixels.py beside it.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
-from PIL import Image
 from transformers.image_processing_utils import BaseImageProcessor, BatchFeature
 
-# Mean and std of FER2013 Training pixels, rescaled to [0, 1].
-FER2013_MEAN = 0.5077
-FER2013_STD = 0.2550
-LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
-def _composite_on_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    alpha = alpha[..., None] / 255.0
-    return rgb * alpha + 255.0 * (1.0 - alpha)
-
-
-def _pil_to_gray(image: Image.Image) -> np.ndarray:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-        return np.asarray(image, dtype=np.float32) / 257.0
-    if image.mode == "I":  # 32-bit integers: 16-bit data when any value exceeds 255
-        pixels = np.asarray(image, dtype=np.float32)
-        return pixels / 257.0 if pixels.size and pixels.max() > 255 else pixels
-    if image.mode == "F":
-        return _float_to_255(np.asarray(image, dtype=np.float32))
-    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32)
-        return _composite_on_white(rgba[..., :3], rgba[..., 3]) @ LUMA_WEIGHTS
-    if image.mode != "L":
-        image = image.convert("RGB").convert("L")
-    return np.asarray(image, dtype=np.float32)
-
-
-def _float_to_255(array: np.ndarray) -> np.ndarray:
-    return array * 255.0 if array.size and float(np.nanmax(array)) <= 1.0 else array
-
-
-def _array_to_gray(array: np.ndarray) -> np.ndarray:
-    if array.ndim == 3 and array.shape[-1] not in (1, 3, 4) and array.shape[0] in (1, 3, 4):
-        array = np.moveaxis(array, 0, -1)
-    if array.ndim == 3 and array.shape[-1] == 1:
-        array = array[..., 0]
-    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
-        raise ValueError(f"cannot read an image from an array of shape {tuple(array.shape)}")
-    if array.dtype == np.uint16:
-        array = array.astype(np.float32) / 257.0
-    elif array.dtype == np.bool_ or np.issubdtype(array.dtype, np.floating):
-        array = _float_to_255(array.astype(np.float32))
-    else:
-        array = array.astype(np.float32)
-    if array.ndim == 2:
-        return array
-    if array.shape[-1] == 4:
-        return _composite_on_white(array[..., :3], array[..., 3]) @ LUMA_WEIGHTS
-    return array @ LUMA_WEIGHTS
-
-
-def to_grayscale(image: Image.Image | np.ndarray | torch.Tensor) -> np.ndarray:
-    """A 2-D float32 array of gray levels in [0, 255] from any supported image."""
-    if isinstance(image, Image.Image):
-        return _pil_to_gray(image)
-    if isinstance(image, torch.Tensor):
-        image = image.detach().cpu().numpy()
-    if isinstance(image, np.ndarray):
-        return _array_to_gray(image)
-    raise TypeError(f"expected a PIL image, numpy array or torch tensor, got {type(image).__name__}")
+from .face_pixels import DEFAULT_SIZE, FER2013_MEAN, FER2013_STD, FacePixels
 
 
 class FerImageProcessor(BaseImageProcessor):
@@ -85,33 +26,27 @@ class FerImageProcessor(BaseImageProcessor):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.size = dict(size or {"height": 48, "width": 48})
+        self.size = dict(size or DEFAULT_SIZE)
         self.image_mean = float(image_mean)
         self.image_std = float(image_std)
 
-    def to_model_input(self, image: Image.Image | np.ndarray | torch.Tensor) -> np.ndarray:
-        """One image -> a (1, height, width) float32 array, normalized."""
-        return self.normalize(self.resized_gray(image))[None]
+    def face_pixels(self) -> FacePixels:
+        """This processor's steps, as numpy code."""
+        return FacePixels(dict(self.size), self.image_mean, self.image_std)
 
-    def resized_gray(self, image: Image.Image | np.ndarray | torch.Tensor) -> np.ndarray:
+    def to_model_input(self, image) -> np.ndarray:
+        """One image -> a (1, height, width) float32 array, normalized."""
+        return self.face_pixels().to_model_input(image)
+
+    def resized_gray(self, image) -> np.ndarray:
         """One image -> its 8-bit gray levels at the model's size, a (height, width) uint8 array."""
-        if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 2:
-            gray = image  # 8-bit gray already: the usual training case
-        elif isinstance(image, Image.Image) and image.mode == "L":
-            gray = np.asarray(image)
-        else:
-            gray = np.clip(np.rint(to_grayscale(image)), 0, 255).astype(np.uint8)
-        target = (self.size["height"], self.size["width"])
-        if gray.shape != target:
-            gray = np.asarray(Image.fromarray(gray).resize(target[::-1], Image.Resampling.BILINEAR, reducing_gap=3.0))
-        return gray
+        return self.face_pixels().resized_gray(image)
 
     def normalize(self, gray: np.ndarray) -> np.ndarray:
         """8-bit gray levels (any shape) -> float32 model input values."""
-        return (gray.astype(np.float32) / 255.0 - self.image_mean) / self.image_std
+        return self.face_pixels().normalize(gray)
 
     def preprocess(self, images, return_tensors: str | None = "pt", **kwargs) -> BatchFeature:
         if not isinstance(images, (list, tuple)):
             images = [images]
-        pixel_values = np.stack([self.to_model_input(image) for image in images])
-        return BatchFeature(data={"pixel_values": pixel_values}, tensor_type=return_tensors)
+        return BatchFeature(data={"pixel_values": self.face_pixels().pixel_values(images)}, tensor_type=return_tensors)

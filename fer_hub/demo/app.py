@@ -75,19 +75,6 @@ except ImportError:  # the local demo does not need the `spaces` package (a `spa
         return lambda function: function
 
 
-class DeviceLogits:
-    """A transformers model's logits on whatever device it is on: the pixel values go there, the logits come back to
-    the CPU as numpy (TorchLogits feeds CPU tensors only)."""
-
-    def __init__(self, model: torch.nn.Module):
-        self.model = model
-
-    @torch.inference_mode()
-    def __call__(self, pixel_values: np.ndarray) -> np.ndarray:
-        device = next(self.model.parameters()).device
-        return self.model(pixel_values=torch.from_numpy(pixel_values).to(device)).logits.float().cpu().numpy()
-
-
 _GPU_CLASSIFIERS: dict[str, Classifier] = {}  # picker name -> its classifier, for the GPU worker to find by name
 
 
@@ -96,9 +83,7 @@ def _to_cuda(classifier: Classifier) -> None:
     for member in getattr(classifier, "members", [classifier]):
         logits = getattr(member, "logits", None)
         model = getattr(logits, "model", None)
-        if isinstance(model, torch.nn.Module):
-            if not isinstance(logits, DeviceLogits):
-                member.logits = DeviceLogits(model)
+        if isinstance(model, torch.nn.Module):  # TorchLogits feed the model on the device it is on
             model.to("cuda")
 
 
@@ -132,10 +117,11 @@ class GpuClassifier(Classifier):
 class FerDemo:
     """The demo's handlers, bound to the models the picker offers."""
 
-    def __init__(self, models: list[str] | None = None, trust_remote_code: bool = False):
+    def __init__(self, models: list[str] | None = None, trust_remote_code: bool = False, device: str = "cpu"):
         self.choices = model_choices(models)  # picker name -> model references (several: an ensemble)
         self.models = list(self.choices)
         self.trust_remote_code = trust_remote_code
+        self.device = device
         self._panels: dict[str, str] = {}
         self._gpu_recognizers: dict[str, EmotionRecognizer] = {}
         warm = self.recognizer(self.models[0])  # a model that cannot load fails now, not on the first request
@@ -145,7 +131,7 @@ class FerDemo:
         """The picked model's recognizer, all on the CPU (the webcam stream and the video tab: no GPU per frame)."""
         if model not in self.models:
             raise FerHubError(f"unknown model {model!r}; this demo offers: {', '.join(self.models)}")
-        return get_recognizer(self.choices[model], trust_remote_code=self.trust_remote_code)
+        return get_recognizer(self.choices[model], trust_remote_code=self.trust_remote_code, device=self.device)
 
     def gpu_recognizer(self, model: str) -> EmotionRecognizer:
         """The picked model's recognizer for photos and API calls: faces found and cropped on the CPU, classified
@@ -285,7 +271,10 @@ def example_sets(examples_dir: Path | None) -> list[tuple[str, str, list[str], b
 
 
 def build_demo(
-    models: list[str] | None = None, examples_dir: Path | None = SPACE_EXAMPLES, trust_remote_code: bool = False
+    models: list[str] | None = None,
+    examples_dir: Path | None = SPACE_EXAMPLES,
+    trust_remote_code: bool = False,
+    device: str = "cpu",
 ) -> gr.Blocks:
     """The app: a model picker with a panel on the picked model, test-time flip, photo (with its example sets), webcam
     and video tabs, each face boxed on the image and shown on a card, and the `/predict` API. Only the forward pass of
@@ -293,7 +282,7 @@ def build_demo(
     stream and the video tab run on the CPU, so the same app runs on ZeroGPU, CPU and GPU hardware."""
     limit_malloc_arenas()  # before the models load and the server's threads start
     demo_uploads()  # the folder for gradio's files, set before any component reads GRADIO_TEMP_DIR
-    handlers = FerDemo(models, trust_remote_code=trust_remote_code)
+    handlers = FerDemo(models, trust_remote_code=trust_remote_code, device=device)
     limits = {"concurrency_id": "inference", "concurrency_limit": CONCURRENCY_LIMIT}  # one pool for all events
     ui_only = dict(limits, api_visibility="private")
     with DemoBlocks(title="Facial expression recognition", analytics_enabled=False) as demo:
@@ -421,7 +410,12 @@ def serve(demo: gr.Blocks, host: str | None = None, port: int | None = None) -> 
 
 
 def launch_demo(
-    models: list[str] | None = None, host: str = "127.0.0.1", port: int = 7860, trust_remote_code: bool = False
+    models: list[str] | None = None,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    trust_remote_code: bool = False,
+    device: str = "cpu",
 ) -> None:
-    """`fer-hub demo`: serve the app on the given models (the embedded one if none), with the repo's examples."""
-    serve(build_demo(models or None, trust_remote_code=trust_remote_code), host, port)
+    """`fer-hub demo`: serve the app on the given models (the embedded one if none), with the repo's examples, the
+    models on `device` (see `fer_hub.inference.devices`)."""
+    serve(build_demo(models or None, trust_remote_code=trust_remote_code, device=device), host, port)

@@ -12,7 +12,7 @@ from pathlib import Path
 from huggingface_hub import hf_hub_download
 from PIL import Image
 
-from ..inference.classifier import Classifier, ModelClassifier, TorchLogits
+from ..inference.classifier import Classifier, ModelClassifier
 from ..models.pretrained import resolve_model
 
 LABEL_SETS = {  # metrics.json training.labels -> what the model learned from, in words
@@ -76,7 +76,6 @@ def model_facts(reference: str | Path | None, classifier: ModelClassifier) -> Mo
     """The facts about one loaded model (`classifier`) named `reference`."""
     metrics = read_model_metrics(reference) or {}
     ferplus = metrics.get("ferplus_majority") or {}
-    logits = classifier.logits
     return ModelFacts(
         name=classifier.name,
         architecture=metrics.get("model"),
@@ -87,7 +86,7 @@ def model_facts(reference: str | Path | None, classifier: ModelClassifier) -> Mo
         f1_macro=metrics.get("f1_macro"),
         ferplus_accuracy=ferplus.get("accuracy"),
         ferplus_f1_macro=ferplus.get("f1_macro"),
-        parameters=sum(p.numel() for p in logits.model.parameters()) if isinstance(logits, TorchLogits) else None,
+        parameters=getattr(classifier.logits, "parameters", None),
     )
 
 

@@ -119,11 +119,14 @@ def evaluate(
     tta: bool = False,
     trust_remote_code: bool = False,
     votes: str | None = None,
+    device: str | None = None,
 ) -> dict:
     """Metrics of a trained model (folder, checkpoint name, Hub id or `.onnx` file), or of the ensemble of
-    several, on one split of a FER2013 source; with `votes` (FER+ votes for the source's rows) also against
-    the FER+ majority."""
-    classifier = load_classifier(models, trust_remote_code=trust_remote_code)  # a wrong model name fails first
+    several, on one split of a FER2013 source, run on `device` (see `fer_hub.inference.devices`); with `votes` (FER+
+    votes for the source's rows) also against the FER+ majority."""
+    classifier = load_classifier(
+        models, trust_remote_code=trust_remote_code, device=device
+    )  # a wrong model name fails first
     faces = dataset_split(load_fer2013(data, votes=votes), split, data)
     labels = np.asarray(faces["label"])
     if (labels < 0).any():

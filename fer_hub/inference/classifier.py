@@ -1,9 +1,12 @@
-"""Face images -> class probabilities: the one classification path (the model's image processor, batches,
-flip test-time augmentation, softmax) for PyTorch models and exported ONNX files alike, and the ensemble of
-several (their probabilities averaged). Models are named by folder, `.onnx` file, checkpoint name or Hub id.
+"""Face images -> class probabilities: the one classification path (the model's preprocessing, batches, flip
+test-time augmentation, softmax) for PyTorch models and ONNX files alike, and the ensemble of several (their
+probabilities averaged). Models are named by folder, `.onnx` file, trained-model name or Hub id.
 
-    classifier = load_classifier(["cnn", "runs/vit", "sepnet.onnx"])   # one reference: that model alone
-    classifier.probabilities(images, tta=True)                        # (N, 7), rows summing to 1
+On the CPU, a model folder that ships an ONNX file (`onnx/model_quantized.onnx`, as the embedded default does) runs
+on ONNX Runtime and imports neither torch nor transformers; everything else runs on PyTorch, on `device`.
+
+    classifier = load_classifier(["cnn.fer2013", "runs/vit", "sepnet.onnx"])   # one reference: that model alone
+    classifier.probabilities(images, tta=True)                                # (N, 7), rows summing to 1
 """
 
 from __future__ import annotations
@@ -13,14 +16,14 @@ from itertools import islice
 from pathlib import Path
 
 import numpy as np
-import torch
-from transformers import PreTrainedModel
 
 from ..errors import FerHubError
 from ..labels import LABELS
-from ..models.factory import load_checkpoint
-from ..models.image_processing_fer import FerImageProcessor
+from ..models.face_pixels import FacePixels
 from ..models.pretrained import DEFAULT_MODEL, model_name, resolve_model
+from .devices import resolve_device
+
+BUNDLED_ONNX = "onnx/model_quantized.onnx"  # a model folder's ONNX Runtime copy (`fer-hub export-onnx --int8`)
 
 BATCH_SIZE = 256  # faces per forward pass (twice as many with flip test-time augmentation)
 
@@ -30,17 +33,6 @@ ModelReferences = str | Path | Sequence[str | Path] | None
 
 
 # --- classifiers ------------------------------------------------------------------------------
-
-
-class TorchLogits:
-    """A transformers image-classification model as a `LogitsFunction`."""
-
-    def __init__(self, model: PreTrainedModel):
-        self.model = model.eval()
-
-    @torch.inference_mode()
-    def __call__(self, pixel_values: np.ndarray) -> np.ndarray:
-        return self.model(pixel_values=torch.from_numpy(pixel_values)).logits.float().numpy()
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -70,15 +62,15 @@ class Classifier:
 
 
 class ModelClassifier(Classifier):
-    """One model (PyTorch or ONNX, as a `LogitsFunction`) with the image processor it was trained with."""
+    """One model (PyTorch or ONNX, as a `LogitsFunction`) with the preprocessing it was trained with."""
 
-    def __init__(self, logits: LogitsFunction, processor: FerImageProcessor, name: str = DEFAULT_MODEL):
+    def __init__(self, logits: LogitsFunction, pixels: FacePixels, name: str = DEFAULT_MODEL):
         self.logits = logits
-        self.processor = processor
+        self.pixels = pixels
         self.name = name
 
     def pixel_values(self, images: list) -> np.ndarray:
-        return np.asarray(self.processor(images, return_tensors="np")["pixel_values"], dtype=np.float32)
+        return self.pixels.pixel_values(images)
 
     def pixel_probabilities(self, pixel_values: np.ndarray, tta: bool = False) -> np.ndarray:
         """Probabilities of processed faces in one forward pass (of the faces and their mirror images with `tta`)."""
@@ -113,23 +105,37 @@ def model_references(references: ModelReferences) -> list[str | Path | None]:
     return list(references)
 
 
-def load_model_classifier(reference: str | Path | None = None, trust_remote_code: bool = False) -> ModelClassifier:
+def load_model_classifier(
+    reference: str | Path | None = None, trust_remote_code: bool = False, device: str | None = None
+) -> ModelClassifier:
     """One model: a trained-model name (None: the default, `sepnet.ferplus`), a model folder, a Hub repo id or a
-    `.onnx` file exported by `fer-hub export-onnx`. Its classes must be the FER2013 classes, in order."""
+    `.onnx` file exported by `fer-hub export-onnx`, on `device` (see `fer_hub.inference.devices`; an ONNX file runs on
+    the CPU). Its classes must be the FER2013 classes, in order."""
     location = resolve_model(reference)
     name = model_name(reference)
-    if location.endswith(".onnx"):
+    device = resolve_device(device)
+    onnx_file = location if location.endswith(".onnx") else bundled_onnx(location) if device == "cpu" else None
+    if onnx_file:
         from .onnx_runtime import load_onnx
 
-        logits, processor = load_onnx(location)
+        logits, pixels = load_onnx(onnx_file)
         id2label = logits.id2label
     else:
+        from ..models.factory import load_checkpoint
+        from .torch_logits import TorchLogits
+
         model, processor = load_checkpoint(location, trust_remote_code=trust_remote_code)
-        logits, id2label = TorchLogits(model), model.config.id2label
+        logits, pixels, id2label = TorchLogits(model, device), processor.face_pixels(), model.config.id2label
     labels = [id2label[index] for index in range(len(id2label))]
     if labels != list(LABELS):
         raise FerHubError(f"{name}: the model's classes {labels} are not the FER2013 classes {list(LABELS)}")
-    return ModelClassifier(logits, processor, name=name)
+    return ModelClassifier(logits, pixels, name=name)
+
+
+def bundled_onnx(location: str) -> str | None:
+    """The ONNX Runtime copy a local model folder ships (BUNDLED_ONNX), if it does."""
+    path = Path(location) / BUNDLED_ONNX
+    return str(path) if path.is_file() else None
 
 
 def combine(members: Sequence[Classifier]) -> Classifier:
@@ -137,6 +143,10 @@ def combine(members: Sequence[Classifier]) -> Classifier:
     return members[0] if len(members) == 1 else EnsembleClassifier(members)
 
 
-def load_classifier(references: ModelReferences = None, trust_remote_code: bool = False) -> Classifier:
+def load_classifier(
+    references: ModelReferences = None, trust_remote_code: bool = False, device: str | None = None
+) -> Classifier:
     """One model (see `load_model_classifier`), or the ensemble of several when given a list of references."""
-    return combine([load_model_classifier(reference, trust_remote_code) for reference in model_references(references)])
+    return combine(
+        [load_model_classifier(reference, trust_remote_code, device) for reference in model_references(references)]
+    )

@@ -6,30 +6,35 @@ import json
 from pathlib import Path
 
 import numpy as np
+import onnxruntime
 
 from ..checks import describe_kind as _kind
 from ..errors import FerHubError
-from ..models.image_processing_fer import FerImageProcessor
+from ..models.face_pixels import FacePixels
 from ..models.limits import MAX_INPUT_SIDE, check_processor_limits
+
+
+def cpu_session(path: str | Path, threads: int | None = 1) -> onnxruntime.InferenceSession:
+    """An ONNX Runtime session on the CPU with `threads` intra-op threads (None: ONNX Runtime's default, a thread
+    per core; one thread is fastest for the faces of a photo and leaves the other cores to the rest)."""
+    options = onnxruntime.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 class OnnxLogits:
     """pixel_values (N, 1, H, W) float32 -> logits (N, 7) through an ONNX Runtime session (a `LogitsFunction`
     of `fer_hub.inference.classifier`)."""
 
-    def __init__(self, path: str | Path, threads: int | None = None):
-        import onnxruntime
-
+    def __init__(self, path: str | Path, threads: int | None = 1):
         if not Path(path).is_file():
             what = "no such ONNX file" if not Path(path).exists() else f"{_kind(Path(path))}, not an ONNX file"
             raise FerHubError(f"{path}: {what}")
         self.path = path
-        options = onnxruntime.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
         try:
-            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self.session = cpu_session(path, threads)
         except Exception as error:  # onnxruntime raises its own types for unreadable and invalid files
             raise FerHubError(f"{path}: not a readable ONNX model ({error})") from None
         self.metadata = self.session.get_modelmeta().custom_metadata_map
@@ -62,9 +67,8 @@ class OnnxLogits:
         check_processor_limits(settings, f"{self.path}: metadata field {key!r}")
         for name in ("image_mean", "image_std"):
             value = settings.get(name)
-            numbers = value if isinstance(value, list) else [value]
-            if not numbers or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in numbers):
-                raise FerHubError(f"{self.path}: metadata field {key!r}: {name!r} must be a number or list of numbers")
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise FerHubError(f"{self.path}: metadata field {key!r}: {name!r} must be a number")
         return settings
 
     def _labels(self) -> dict[int, str]:
@@ -92,14 +96,14 @@ class OnnxLogits:
     def __call__(self, pixel_values: np.ndarray) -> np.ndarray:
         return self.session.run(["logits"], {"pixel_values": np.ascontiguousarray(pixel_values, dtype=np.float32)})[0]
 
-    def image_processor(self) -> FerImageProcessor:
+    def face_pixels(self) -> FacePixels:
+        """The preprocessing the metadata describes."""
         settings = self._settings
-        return FerImageProcessor(
-            size=settings["size"], image_mean=settings["image_mean"], image_std=settings["image_std"]
-        )
+        return FacePixels(dict(settings["size"]), float(settings["image_mean"]), float(settings["image_std"]))
 
 
-def load_onnx(path: str | Path, threads: int | None = None) -> tuple[OnnxLogits, FerImageProcessor]:
-    """The file's logits function and the image processor its metadata describes."""
+def load_onnx(path: str | Path, threads: int | None = 1) -> tuple[OnnxLogits, FacePixels]:
+    """The file's logits function (`threads` intra-op threads; None: ONNX Runtime's default, all cores) and the
+    preprocessing its metadata describes."""
     logits = OnnxLogits(path, threads=threads)
-    return logits, logits.image_processor()
+    return logits, logits.face_pixels()

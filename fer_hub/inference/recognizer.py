@@ -21,6 +21,7 @@ from .classifier import (
     model_references,
     resolve_model,
 )
+from .devices import resolve_device
 from .faces import Box, FaceBox, FaceDetector, boxes_in_image, face_crop
 
 
@@ -105,22 +106,28 @@ def model_choices(models: list[str] | None = None) -> dict[str, list[str]]:
     return choices
 
 
-_MODELS: dict[str, ModelClassifier] = {}
-_RECOGNIZERS: dict[tuple[str, ...], EmotionRecognizer] = {}
+_MODELS: dict[tuple[str, str], ModelClassifier] = {}  # (model location, device) -> its classifier
+_RECOGNIZERS: dict[tuple[tuple[str, ...], str], EmotionRecognizer] = {}
 _LOADING = threading.Lock()
 
 
-def get_recognizer(references: ModelReferences = None, trust_remote_code: bool = False) -> EmotionRecognizer:
-    """The recognizer for one model or the ensemble of several (see `fer_hub.inference.classifier.load_classifier`), loaded
-    once and kept; an ensemble shares its members with the recognizers of each. Loading is serialised; requests
-    for models already loaded never wait for it. `trust_remote_code` as in `load_checkpoint`."""
+def get_recognizer(
+    references: ModelReferences = None, trust_remote_code: bool = False, device: str | None = None
+) -> EmotionRecognizer:
+    """The recognizer for one model or the ensemble of several (see `fer_hub.inference.classifier.load_classifier`) on
+    `device` (see `fer_hub.inference.devices`; faces are always found on the CPU), loaded once and kept; an ensemble
+    shares its members with the recognizers of each. Loading is serialised; requests for models already loaded never
+    wait for it. `trust_remote_code` as in `load_checkpoint`."""
     references = model_references(references)
-    key = tuple(resolve_model(reference) for reference in references)
+    device = resolve_device(device)
+    locations = tuple(resolve_model(reference) for reference in references)
+    key = (locations, device)
     if key not in _RECOGNIZERS:
         with _LOADING:
             if key not in _RECOGNIZERS:
-                for location, reference in zip(key, references):
-                    if location not in _MODELS:
-                        _MODELS[location] = load_model_classifier(reference, trust_remote_code=trust_remote_code)
-                _RECOGNIZERS[key] = EmotionRecognizer(combine([_MODELS[location] for location in key]))
+                for location, reference in zip(locations, references):
+                    if (location, device) not in _MODELS:
+                        _MODELS[location, device] = load_model_classifier(reference, trust_remote_code, device)
+                members = [_MODELS[location, device] for location in locations]
+                _RECOGNIZERS[key] = EmotionRecognizer(combine(members))
     return _RECOGNIZERS[key]
