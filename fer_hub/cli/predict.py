@@ -60,6 +60,13 @@ def add_parser(commands) -> argparse.ArgumentParser:
     table.add_argument("--fps", type=float, metavar="F", help="analyse about F video frames per second")
     table.add_argument("--smooth", type=float, metavar="SECONDS", help="average each face's scores over about SECONDS")
     table.add_argument(
+        "--detect-interval",
+        type=float,
+        metavar="SECONDS",
+        help="find faces in a video frame at least every SECONDS of video, the frames between keeping them "
+        "(default: 0.1; 0: every analysed frame)",
+    )
+    table.add_argument(
         "--annotate",
         metavar="OUT",
         help="annotated copy of the video (OUT.mp4/.avi/.webm; a folder for several videos)",

@@ -20,6 +20,7 @@ from ..inference.recognizer import EmotionRecognizer, get_recognizer
 from ..media.paths import is_image_file, is_video
 from ..media.table_writer import TableWriter
 from ..media.timeline import Timeline
+from ..media.tracking import DETECT_INTERVAL_S, check_detect_interval
 from ..media.video import (
     WRITER_CODECS,
     FrameResult,
@@ -122,6 +123,7 @@ def predict_media(
     every: int | None = None,
     fps: float | None = None,
     smooth: float | None = None,
+    detect_interval: float | None = None,
     annotate: str | None = None,
     timeline: str | None = None,
     as_json: bool = False,
@@ -137,7 +139,14 @@ def predict_media(
     if not (csv or jsonl):
         if videos:
             raise FerHubError(f"{videos[0]} is a video: add --csv FILE or --jsonl FILE for its rows ('-': stdout)")
-        options = {"every": every, "fps": fps, "smooth": smooth, "annotate": annotate, "timeline": timeline}
+        options = {
+            "every": every,
+            "fps": fps,
+            "smooth": smooth,
+            "detect-interval": detect_interval,
+            "annotate": annotate,
+            "timeline": timeline,
+        }
         if given := [f"--{name}" for name, value in options.items() if value is not None]:
             raise FerHubError(f"{', '.join(given)} need --csv FILE or --jsonl FILE")
         predict_command(
@@ -158,6 +167,7 @@ def predict_media(
         raise FerHubError("--whole-image applies to images (already-cropped faces), not to videos")
     every = 1 if every is None else every
     checked_sampling(every, fps, smooth)  # bad values fail before anything is written
+    detect_interval = check_detect_interval(DETECT_INTERVAL_S if detect_interval is None else detect_interval)
     if videos:
         require_video_support()  # OpenCV and matplotlib, before the model loads
     annotated = annotated_paths(annotate, videos)
@@ -208,6 +218,7 @@ def predict_media(
                         tta=tta,
                         annotate=annotated.get(video),
                         progress=progress,
+                        detect_interval=detect_interval,
                     ):
                         for writer in writers:
                             writer.write(result)

@@ -68,7 +68,10 @@ class EmotionRecognizer:
         boxes: Sequence[Sequence[float]] | None = None,
     ) -> list[list[Face]]:
         """`recognize` for several images (e.g. video frames): the faces of all of them are classified together."""
-        found = [self._faces(image, whole_image, boxes) for image in images]
+        return self.classify(images, [self.find_faces(image, whole_image, boxes) for image in images], tta=tta)
+
+    def classify(self, images: list[Image.Image], found: list[list[FaceBox]], tta: bool = False) -> list[list[Face]]:
+        """The expressions of faces already found (`found[i]`: the faces of `images[i]`), all in one batch."""
         crops = [face_crop(image, face) for image, faces in zip(images, found) for face in faces]
         rows = iter(self.classifier.probabilities(crops, tta=tta))
         return [
@@ -76,7 +79,10 @@ class EmotionRecognizer:
             for faces in found
         ]
 
-    def _faces(self, image: Image.Image, whole_image: bool, boxes: Sequence[Sequence[float]] | None) -> list[FaceBox]:
+    def find_faces(
+        self, image: Image.Image, whole_image: bool = False, boxes: Sequence[Sequence[float]] | None = None
+    ) -> list[FaceBox]:
+        """The faces `recognize` classifies: detected, the whole image, or the given boxes."""
         if boxes and whole_image:
             raise FerHubError("give face boxes or whole_image, not both")
         if boxes:

@@ -8,7 +8,16 @@ from pathlib import Path
 from PIL import Image
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm")
-TABLE_OPTIONS = ("csv", "jsonl", "every", "fps", "smooth", "annotate", "timeline")  # need fer_hub.cli.predict_media
+TABLE_OPTIONS = (
+    "csv",
+    "jsonl",
+    "every",
+    "fps",
+    "smooth",
+    "detect_interval",
+    "annotate",
+    "timeline",
+)  # need fer_hub.cli.predict_media
 
 
 def is_video(path: str | Path) -> bool:

@@ -1,14 +1,42 @@
-"""Faces across video frames: a stable id per face (greedy matching with the faces of recent frames, by IoU, then
+"""Faces across video frames: the face detector run at least every so often with the faces carried over to the
+frames between (`DetectionSchedule`), a stable id per face (greedy matching with the faces of recent frames, by IoU, then
 by distance for faces that moved further than their overlap between sampled frames) and optional smoothing of
 each face's scores over time (an exponential moving average)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
-from ..inference.faces import Box
+from ..errors import ParameterError
+from ..inference.faces import Box, FaceBox
+
+DETECT_INTERVAL_S = 0.1  # default: detect faces on a frame at least this often (every 3rd frame at 25-30 fps)
+
+
+def check_detect_interval(interval_s: float) -> float:
+    """`interval_s` if it is a number of seconds >= 0, else a ParameterError naming `detect_interval`."""
+    if not (isinstance(interval_s, (int, float)) and math.isfinite(interval_s) and interval_s >= 0):
+        raise ParameterError("detect_interval", f"must be 0 or more seconds, not {interval_s}")
+    return interval_s
+
+
+class DetectionSchedule:
+    """Which analysed frames run the face detector: the first, and then each one `interval_s` or more seconds of video
+    after the last detection (0: every analysed frame); the frames between keep the last detection's faces (boxes and
+    eyes), which in 0.1 s of video move a few pixels. The tracker and classifier see every frame."""
+
+    def __init__(self, interval_s: float = DETECT_INTERVAL_S):
+        self.interval_s = check_detect_interval(interval_s)
+        self._last: tuple[float, list[FaceBox]] | None = None  # time of the last detection, its faces
+
+    def faces(self, time_s: float, detect: Callable[[np.ndarray], list[FaceBox]], frame: np.ndarray) -> list[FaceBox]:
+        """The faces of the frame at `time_s` (frames in time order): `detect(frame)` when a detection is due."""
+        if self._last is None or time_s - self._last[0] >= self.interval_s - 1e-6:
+            self._last = (time_s, detect(frame))
+        return self._last[1]
 
 
 def iou(a: Box, b: Box) -> float:

@@ -29,7 +29,7 @@ from ..labels import LABELS
 from ..optional import require, require_installed
 from ..output_paths import check_outputs, replaced_file
 from .annotation import draw_faces
-from .tracking import IouTracker, ScoreSmoother
+from .tracking import DETECT_INTERVAL_S, DetectionSchedule, IouTracker, ScoreSmoother
 
 WRITER_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".webm": "VP80"}
 BATCH_FRAMES = 8  # frames whose faces are classified in one forward pass
@@ -222,6 +222,8 @@ def analyze_video(
     annotate: str | Path | None = None,
     progress: bool = False,
     trust_remote_code: bool = False,
+    detect_interval: float = DETECT_INTERVAL_S,
+    device: str | None = None,
 ) -> Iterator[FrameResult]:
     """The faces of a video's frames, one `FrameResult` per analysed frame (also those without a face), as the
     video is read.
@@ -238,13 +240,17 @@ def analyze_video(
             file renamed to it once the whole video is read; a failure, Ctrl-C or stopping early leaves what was
             there before).
         progress: a progress bar (frames/s, time left) on stderr.
+        detect_interval: run the face detector on an analysed frame at least this many seconds of video after the
+            last detection; the frames between keep its faces (0: detect on every analysed frame).
+        device: where the models run (see `fer_hub.inference.devices`).
 
     Raises:
         FerHubError: the file cannot be read, or stops early (after the frames that could be read).
         ParameterError: `annotate` has no video suffix, is a folder, or is the video itself.
     """
-    recognizer = model if isinstance(model, EmotionRecognizer) else get_recognizer(model, trust_remote_code)
     sampling = checked_sampling(every, fps, smooth)
+    schedule = DetectionSchedule(detect_interval)
+    recognizer = model if isinstance(model, EmotionRecognizer) else get_recognizer(model, trust_remote_code, device)
     if annotate:
         check_annotation_path(annotate)
         check_outputs([("annotate", annotate)], inputs=[path])  # not the video itself, nor a folder
@@ -261,7 +267,8 @@ def analyze_video(
                 writer = stack.enter_context(VideoWriter(stack.enter_context(replaced_file(annotate)), rate))
             for chunk in batches(video.frames(sampling), BATCH_FRAMES):
                 images = [Image.fromarray(rgb) for _, _, rgb in chunk]
-                for (index, time_s, _), image, faces in zip(chunk, images, recognizer.recognize_batch(images, tta=tta)):
+                found = [schedule.faces(time_s, recognizer.detector.detect, rgb) for _, time_s, rgb in chunk]
+                for (index, time_s, _), image, faces in zip(chunk, images, recognizer.classify(images, found, tta)):
                     result = FrameResult(str(path), index, time_s, _track(faces, time_s, tracker, smoother))
                     if writer:
                         writer.write(draw_faces(image, result.faces, numbers=[face.face_id for face in result.faces]))
