@@ -92,7 +92,7 @@ def main() -> None:
     validation = load_fer2013(args.data, votes=args.votes)["validation"]
     labels, ferplus_labels = np.asarray(validation["label"]), np.asarray(validation["ferplus_label"])
     torch.set_num_threads(1)
-    pytorch = load_model_classifier(args.model)
+    pytorch = load_model_classifier(args.model, bundled=False)
     one_face = pytorch.pixel_values([validation[0]["image"]])
 
     def measure(classifier: ModelClassifier, tta: bool) -> tuple[np.ndarray, dict]:
@@ -107,9 +107,8 @@ def main() -> None:
     runtimes["PyTorch fp32 + flip TTA"] = measure(pytorch, tta=True)[1]
     with tempfile.TemporaryDirectory() as folder:
         for name, int8 in (("ONNX Runtime fp32", False), ("ONNX Runtime int8", True)):
-            path = export_onnx(
-                resolve_model(args.model), Path(folder) / f"model{'-int8' if int8 else ''}.onnx", int8=int8
-            )
+            output = Path(folder) / f"model{'-int8' if int8 else ''}.onnx"
+            path = export_onnx(resolve_model(args.model), output, int8=int8, data=args.data if int8 else None).path
             onnx = ModelClassifier(*load_onnx(path, threads=1), name=name)
             predictions, runtimes[name] = measure(onnx, tta=False)
             runtimes[name].update(
@@ -119,7 +118,7 @@ def main() -> None:
                 runtimes[f"{name} + flip TTA"] = measure(onnx, tta=True)[1]
     report = {
         "model": str(Path(args.model).relative_to(ROOT) if Path(args.model).is_relative_to(ROOT) else args.model),
-        "params": sum(p.numel() for p in pytorch.logits.model.parameters()),
+        "params": pytorch.logits.parameters,
         "machine": f"{platform.machine()} CPU, one thread",
         "data": Path(args.data).name,
         "votes": Path(args.votes).name,

@@ -89,15 +89,12 @@ def face_pipeline():
 
 
 def test_pipeline_finds_the_faces_and_labels_of_fer_hubs_recognizer(face_pipeline):
-    from fer_hub.inference.classifier import ModelClassifier
+    from fer_hub.inference.classifier import load_model_classifier
     from fer_hub.inference.recognizer import EmotionRecognizer, get_recognizer
-    from fer_hub.inference.torch_logits import TorchLogits
-    from fer_hub.models.factory import load_checkpoint
 
     photo = Image.open(EXAMPLES / "group_eight_faces.jpg").convert("RGB")
     found = face_pipeline(photo)
-    model, processor = load_checkpoint(DEFAULT_MODEL_DIR)
-    pytorch = EmotionRecognizer(ModelClassifier(TorchLogits(model), processor.face_pixels()))
+    pytorch = EmotionRecognizer(load_model_classifier(DEFAULT_MODEL_DIR, bundled=False))
     expected = [face.to_dict() for face in pytorch.recognize(photo)]
     assert len(found) == 8
     assert [(face["box"], face["label"]) for face in found] == [(face["box"], face["label"]) for face in expected]

@@ -16,7 +16,7 @@ import torch
 
 from fer_hub import load_fer2013
 from fer_hub.cli.main import main
-from fer_hub.inference.classifier import BUNDLED_ONNX, ModelClassifier, load_model_classifier
+from fer_hub.inference.classifier import BUNDLED_ONNX, load_model_classifier
 from fer_hub.inference.onnx_runtime import load_onnx
 from fer_hub.inference.torch_logits import TorchLogits
 from fer_hub.models import onnx_export
@@ -121,8 +121,8 @@ def test_the_default_models_shipped_int8_copy_agrees_with_its_weights(publictest
     pixels, labels = publictest_pixels
     shipped = load_model_classifier()  # the default on the CPU: its bundled ONNX file
     assert shipped.logits.path == str(DEFAULT_MODEL_DIR / BUNDLED_ONNX)
-    model, processor = load_checkpoint(DEFAULT_MODEL_DIR)
-    pytorch = ModelClassifier(TorchLogits(model), processor.face_pixels())
+    pytorch = load_model_classifier(bundled=False)
+    assert isinstance(pytorch.logits, TorchLogits)
     int8, fp32 = shipped.pixel_probabilities(pixels), pytorch.pixel_probabilities(pixels)
     int8_accuracy, fp32_accuracy = ((p.argmax(1) == labels).mean() for p in (int8, fp32))
     assert fp32_accuracy - int8_accuracy <= onnx_export.MAX_ACCURACY_DROP, (int8_accuracy, fp32_accuracy)

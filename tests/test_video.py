@@ -141,6 +141,23 @@ def test_a_video_needs_a_table(clips, capsys):
     assert "is a video: add --csv FILE or --jsonl FILE" in capsys.readouterr().err
 
 
+def test_faces_are_found_every_tenth_of_a_second_and_carried_between(clips, monkeypatch):
+    recognizer = fer_hub.inference.recognizer.get_recognizer()
+    detected = []
+    detect = recognizer.detector.detect
+    monkeypatch.setattr(recognizer.detector, "detect", lambda frame: detected.append(1) or detect(frame))
+    default = list(fer_hub.analyze_video(clips["one"], recognizer))
+    assert len(detected) == -(-FRAMES // 3)  # 25 fps: frames 0, 3, 6, ... (0.12 s apart, the first >= 0.1 s)
+    assert [result.faces[0].box for result in default[:3]] == [default[0].faces[0].box] * 3  # carried over
+    detected.clear()
+    every = list(fer_hub.analyze_video(clips["one"], recognizer, detect_interval=0))
+    assert len(detected) == FRAMES
+    # the face moves 5 px a frame: carried boxes lag by at most 2 frames, the labels stay those of detecting each frame
+    assert [r.faces[0].label for r in default] == [r.faces[0].label for r in every]
+    lags = [abs(a.faces[0].box[0] - b.faces[0].box[0]) for a, b in zip(default, every)]
+    assert max(lags) <= 2 * 5 + 3 and lags[::3] == [0] * len(lags[::3])
+
+
 @pytest.mark.parametrize(
     "options, phrase",
     [
@@ -148,6 +165,8 @@ def test_a_video_needs_a_table(clips, capsys):
         (["--fps", "-2"], "--fps: must be above 0, not -2.0"),
         (["--every", "2", "--fps", "5"], "--fps: give --every or --fps, not both"),
         (["--smooth", "0"], "--smooth: must be above 0 seconds, not 0.0"),
+        (["--detect-interval", "-1"], "--detect-interval: must be 0 or more seconds, not -1.0"),
+        (["--detect-interval", "nan"], "--detect-interval: must be 0 or more seconds, not nan"),
         (
             ["--annotate", "out.mp4", "TWO"],
             "--annotate out.mp4: a file name takes exactly one video (2 given); give a folder",

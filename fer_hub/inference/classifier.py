@@ -106,15 +106,22 @@ def model_references(references: ModelReferences) -> list[str | Path | None]:
 
 
 def load_model_classifier(
-    reference: str | Path | None = None, trust_remote_code: bool = False, device: str | None = None
+    reference: str | Path | None = None,
+    trust_remote_code: bool = False,
+    device: str | None = None,
+    bundled: bool = True,
 ) -> ModelClassifier:
     """One model: a trained-model name (None: the default, `sepnet.ferplus`), a model folder, a Hub repo id or a
     `.onnx` file exported by `fer-hub export-onnx`, on `device` (see `fer_hub.inference.devices`; an ONNX file runs on
-    the CPU). Its classes must be the FER2013 classes, in order."""
+    the CPU). On the CPU a folder's bundled ONNX copy runs, if it ships one (`bundled=False`: its PyTorch weights).
+    Its classes must be the FER2013 classes, in order."""
     location = resolve_model(reference)
     name = model_name(reference)
     device = resolve_device(device)
-    onnx_file = location if location.endswith(".onnx") else bundled_onnx(location) if device == "cpu" else None
+    if location.endswith(".onnx"):
+        onnx_file = location
+    else:
+        onnx_file = bundled_onnx(location) if device == "cpu" and bundled else None
     if onnx_file:
         from .onnx_runtime import load_onnx
 
