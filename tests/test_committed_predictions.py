@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_hub.inference.classifier import load_classifier
+from fer_hub.inference.classifier import load_model_classifier
 from fer_hub.labels import LABELS
 from fer_hub.models.pretrained import list_pretrained, pretrained_entry
 
@@ -49,7 +49,7 @@ def test_each_trained_models_predictions_are_its_committed_weights_own(name):
     faces = [
         Image.fromarray(np.array(rows[index]["pixels"].split(), dtype=np.uint8).reshape(48, 48)) for index in SAMPLE
     ]
-    probabilities = load_classifier(name).probabilities(faces)
+    probabilities = load_model_classifier(name, bundled=False).probabilities(faces)  # the weights
     for index, predicted in zip(SAMPLE, probabilities):
         assert committed[index][1] == LABELS[int(predicted.argmax())], (name, index)
         assert np.allclose([float(value) for value in committed[index][2:]], predicted, atol=2e-4), (name, index)

@@ -70,8 +70,8 @@ def test_legacy_checkpoint_converts_to_the_same_logits(name, tmp_path):
         logits = model(pixel_values=expected["pixel_values"]).logits
     torch.testing.assert_close(logits, expected["logits"], rtol=0, atol=1e-6)
     code = _folder_code(folder)
-    # configuration_*.py, modeling_*.py, image_processing_fer.py, pipeline_fer.py, face_detection.py
-    assert len(code) == 5
+    # configuration_*.py, modeling_*.py, image_processing_fer.py, face_pixels.py, pipeline_fer.py, face_detection.py
+    assert len(code) == 6
     for file_name, source in code.items():
         assert source is not None and source.read_bytes() == (folder / file_name).read_bytes(), file_name
     auto_map = json.loads((folder / "config.json").read_text())["auto_map"]

@@ -13,7 +13,7 @@ import torch
 
 from fer_hub import create_model, image_processor_for, load_fer2013, save_checkpoint
 from fer_hub.cli.main import main
-from fer_hub.inference.classifier import load_classifier
+from fer_hub.inference.classifier import BUNDLED_ONNX, load_classifier, load_model_classifier
 from fer_hub.models.onnx_export import export_onnx
 from fer_hub.models.pretrained import DEFAULT_MODEL_DIR, SOURCE_ROOT, checkpoints_dir, list_pretrained, resolve_model
 
@@ -88,25 +88,26 @@ def test_an_unknown_name_lists_the_names_at_once_without_the_hub(offered, capsys
 
 
 def test_evaluate_runs_an_onnx_file_like_its_folder(tmp_path):
-    onnx_file = export_onnx(str(DEFAULT_MODEL_DIR), tmp_path / "default.onnx")
+    onnx_file = export_onnx(str(DEFAULT_MODEL_DIR), tmp_path / "default.onnx").path
     images = list(load_fer2013(FIXTURE)["validation"]["image"])
     np.testing.assert_allclose(
         load_classifier(onnx_file).probabilities(images, tta=True),
-        load_classifier(DEFAULT_MODEL_DIR).probabilities(images, tta=True),
+        load_model_classifier(DEFAULT_MODEL_DIR, bundled=False).probabilities(images, tta=True),  # its weights
         atol=1e-4,
     )
-    outputs = {name: tmp_path / f"{name}.json" for name in ("onnx", "torch")}
+    onnx_file = DEFAULT_MODEL_DIR / BUNDLED_ONNX  # what `--model default` runs on the CPU
+    outputs = {name: tmp_path / f"{name}.json" for name in ("onnx", "folder")}
     assert (
         main(["evaluate", "--model", str(onnx_file), "--data", str(FIXTURE), "--tta", "--output", str(outputs["onnx"])])
         == 0
     )
     assert (
-        main(["evaluate", "--model", "default", "--data", str(FIXTURE), "--tta", "--output", str(outputs["torch"])])
+        main(["evaluate", "--model", "default", "--data", str(FIXTURE), "--tta", "--output", str(outputs["folder"])])
         == 0
     )
-    onnx_metrics, torch_metrics = (json.loads(path.read_text()) for path in outputs.values())
-    assert onnx_metrics["model"] == str(onnx_file) and onnx_metrics["n"] == 35
-    assert onnx_metrics["confusion_matrix"] == torch_metrics["confusion_matrix"]
+    onnx_metrics, folder_metrics = (json.loads(path.read_text()) for path in outputs.values())
+    assert onnx_metrics["model"] == str(onnx_file) and onnx_metrics["n"] == 35 and folder_metrics["model"] == "sepnet.ferplus"
+    assert onnx_metrics["confusion_matrix"] == folder_metrics["confusion_matrix"]
 
 
 def test_a_missing_onnx_file_is_named(tmp_path, capsys):

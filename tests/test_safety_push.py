@@ -95,7 +95,9 @@ def test_other_files_are_not_taken_for_pickles(kind, tmp_path):
 
 def test_every_file_of_the_default_model_is_publishable():
     folder = Path(__file__).parents[1] / "fer_hub" / "default_model"
-    assert [path.name for path in folder.iterdir() if is_pickled(path)] == []
+    files = [path for path in folder.rglob("*") if path.is_file()]
+    assert "model_quantized.onnx" in {path.name for path in files}
+    assert [path.name for path in files if is_pickled(path)] == []
 
 
 @pytest.mark.hub

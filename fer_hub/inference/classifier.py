@@ -2,8 +2,9 @@
 test-time augmentation, softmax) for PyTorch models and ONNX files alike, and the ensemble of several (their
 probabilities averaged). Models are named by folder, `.onnx` file, trained-model name or Hub id.
 
-On the CPU, a model folder that ships an ONNX file (`onnx/model_quantized.onnx`, as the embedded default does) runs
-on ONNX Runtime and imports neither torch nor transformers; everything else runs on PyTorch, on `device`.
+On the CPU, a trained model of fer-hub's whose folder ships an ONNX copy (`onnx/model_quantized.onnx`: the embedded
+default) runs on ONNX Runtime and imports neither torch nor transformers; everything else runs on PyTorch, on
+`device`.
 
     classifier = load_classifier(["cnn.fer2013", "runs/vit", "sepnet.onnx"])   # one reference: that model alone
     classifier.probabilities(images, tta=True)                                # (N, 7), rows summing to 1
@@ -20,7 +21,7 @@ import numpy as np
 from ..errors import FerHubError
 from ..labels import LABELS
 from ..models.face_pixels import FacePixels
-from ..models.pretrained import DEFAULT_MODEL, model_name, resolve_model
+from ..models.pretrained import DEFAULT_MODEL, PRETRAINED, model_name, resolve_model
 from .devices import resolve_device
 
 BUNDLED_ONNX = "onnx/model_quantized.onnx"  # a model folder's ONNX Runtime copy (`fer-hub export-onnx --int8`)
@@ -140,9 +141,12 @@ def load_model_classifier(
 
 
 def bundled_onnx(location: str) -> str | None:
-    """The ONNX Runtime copy a local model folder ships (BUNDLED_ONNX), if it does."""
+    """The ONNX Runtime copy (BUNDLED_ONNX) of a trained model fer-hub ships, if its folder has one. Only fer-hub's
+    own folders qualify, whose copies are tested against their weights: any other folder runs its weights, with
+    every check on them."""
+    shipped = {str(entry.local_folder) for entry in PRETRAINED.values() if entry.local_folder is not None}
     path = Path(location) / BUNDLED_ONNX
-    return str(path) if path.is_file() else None
+    return str(path) if str(Path(location)) in shipped and path.is_file() else None
 
 
 def combine(members: Sequence[Classifier]) -> Classifier:

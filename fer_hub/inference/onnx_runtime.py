@@ -93,6 +93,12 @@ class OnnxLogits:
     def id2label(self) -> dict[int, str]:
         return self._id2label
 
+    @property
+    def parameters(self) -> int | None:
+        """The exported model's parameter count, when its metadata gives one."""
+        value = self.metadata.get("fer_hub.parameters", "")
+        return int(value) if value.isdigit() else None
+
     def __call__(self, pixel_values: np.ndarray) -> np.ndarray:
         return self.session.run(["logits"], {"pixel_values": np.ascontiguousarray(pixel_values, dtype=np.float32)})[0]
 

@@ -62,11 +62,13 @@ class ExportResult:
         return f"wrote {self.path} (fp32, {size}): int8 lost more than {MAX_ACCURACY_DROP * 100:.1f} points ({scores})"
 
 
-def processor_metadata(model_config, processor: FerImageProcessor) -> dict[str, str]:
+def model_metadata(model: torch.nn.Module, processor: FerImageProcessor) -> dict[str, str]:
+    """What inference needs beside the graph (labels, processor) and what the demo's panel shows (parameters)."""
     return {
-        "fer_hub.id2label": json.dumps({str(k): v for k, v in model_config.id2label.items()}),
+        "fer_hub.id2label": json.dumps({str(k): v for k, v in model.config.id2label.items()}),
         "fer_hub.image_processor": json.dumps(processor.to_dict()),
-        "fer_hub.model_type": model_config.model_type,
+        "fer_hub.model_type": model.config.model_type,
+        "fer_hub.parameters": json.dumps(sum(parameter.numel() for parameter in model.parameters())),
     }
 
 
@@ -115,7 +117,7 @@ def export_onnx(
             result = ExportResult(output, "int8" if keep else "fp32", fp32_accuracy, int8_accuracy)
             final_path = int8_path if keep else fp32_path
         graph = onnx.load(str(final_path))
-        for key, value in processor_metadata(model.config, processor).items():
+        for key, value in model_metadata(model, processor).items():
             graph.metadata_props.add(key=key, value=value)
         onnx.save(graph, str(final_path))
         os.replace(final_path, output)
