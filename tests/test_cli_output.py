@@ -17,6 +17,7 @@ from fer_hub.models.pretrained import DEFAULT_MODEL_DIR
 
 pytestmark = pytest.mark.slow  # a fresh interpreter exports and quantizes the model
 
+SHARED_CSV = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fer2013" / "fer2013-train-publictest.csv.gz"
 FIXTURE = Path(__file__).parent / "fixtures" / "fer2013_tiny.csv.gz"
 
 
@@ -33,13 +34,16 @@ def test_export_onnx_int8_prints_what_it_wrote_and_nothing_else(tmp_path):
             "--output",
             str(output),
             "--int8",
+            "--data",
+            str(SHARED_CSV),
         ],
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    assert re.fullmatch(rf"wrote {re.escape(str(output))} \(dynamic int8, \d+\.\d\d MB\)\n", run.stdout), run.stdout
+    printed = rf"wrote {re.escape(str(output))} \(static int8, \d+\.\d\d MB; PublicTest accuracy fp32 0\.\d{{4}}, int8 0\.\d{{4}}\)\n"
+    assert re.fullmatch(printed, run.stdout), run.stdout
     assert run.stderr == ""  # no "Loading weights" bar, no onnxruntime pre-processing warning
 
     model, processor = load_checkpoint(DEFAULT_MODEL_DIR)

@@ -106,7 +106,11 @@ def test_evaluate_runs_an_onnx_file_like_its_folder(tmp_path):
         == 0
     )
     onnx_metrics, folder_metrics = (json.loads(path.read_text()) for path in outputs.values())
-    assert onnx_metrics["model"] == str(onnx_file) and onnx_metrics["n"] == 35 and folder_metrics["model"] == "sepnet.ferplus"
+    assert (
+        onnx_metrics["model"] == str(onnx_file)
+        and onnx_metrics["n"] == 35
+        and folder_metrics["model"] == "sepnet.ferplus"
+    )
     assert onnx_metrics["confusion_matrix"] == folder_metrics["confusion_matrix"]
 
 
