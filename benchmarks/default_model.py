@@ -9,6 +9,11 @@ Writes benchmarks/results/default_model.json and .md.
 
 from __future__ import annotations
 
+import os
+
+# one thread everywhere: torch, and no idle OpenMP pool beside ONNX Runtime
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import argparse
 import platform
 import statistics

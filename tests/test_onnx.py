@@ -65,6 +65,15 @@ def test_int8_is_static_quantized_smaller_and_within_its_accuracy_bound(exported
     assert logits.shape == (35, 7) and np.isfinite(logits).all()
 
 
+def test_int8_keeps_only_the_gray_input_convolution_fp32(exported):
+    graph = onnx.load(str(exported["int8"])).graph
+    dequantized = {output for node in graph.node if node.op_type == "DequantizeLinear" for output in node.output}
+    convolutions = [node for node in graph.node if node.op_type == "Conv"]
+    fp32 = [node.name for node in convolutions if node.input[1] not in dequantized]
+    assert fp32 == [convolutions[0].name] and convolutions[0].input[0] == "pixel_values"  # the one-channel stem
+    assert len(convolutions) > 10  # every other convolution reads int8 weights
+
+
 def test_int8_export_reports_both_accuracies_and_keeps_int8_within_the_bound(tmp_path, capsys):
     output = tmp_path / "int8.onnx"
     result = onnx_export.export_onnx(str(DEFAULT_MODEL_DIR), output, int8=True, data=str(SHARED_CSV))

@@ -4,12 +4,16 @@ The file carries what inference needs beside the graph, as metadata: the labels 
 mean and std, so `fer-hub predict --model model.onnx` needs nothing else.
 
 int8 is static QDQ quantization (uint8 activations, int8 per-channel weights): activation ranges calibrated on
-CALIBRATION_FACES Training faces, then both graphs scored on the PublicTest faces. The int8 graph is written only
+CALIBRATION_FACES Training faces (percentiles of their histograms, so a few outliers do not widen a range), then both
+graphs scored on the PublicTest faces. A convolution of the one-channel gray input stays fp32: a single input channel
+makes a poor int8 matrix product, and fp32 is faster there (the default model: 0.26 instead of 0.30 ms a face). The int8 graph is written only
 when it stays within MAX_ACCURACY_DROP of fp32; otherwise the fp32 graph is, and the result says why.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import tempfile
@@ -159,6 +163,7 @@ def _export_faces(data: str, pixels: FacePixels) -> _ExportFaces:
 def _quantize_static(fp32_path: Path, int8_path: Path, calibration: np.ndarray, staging: Path) -> None:
     from onnxruntime.quantization import (
         CalibrationDataReader,
+        CalibrationMethod,
         QuantFormat,
         QuantType,
         quant_pre_process,
@@ -177,12 +182,30 @@ def _quantize_static(fp32_path: Path, int8_path: Path, calibration: np.ndarray, 
     # shape inference and graph fusions first, as onnxruntime advises (it logs a warning otherwise)
     prepared_path = staging / "model.prepared.onnx"
     quant_pre_process(str(fp32_path), str(prepared_path))
-    quantize_static(
-        str(prepared_path),
-        str(int8_path),
-        Batches(),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=QuantType.QUInt8,  # uint8 activations x int8 weights: the fast VNNI kernels on x86
-        weight_type=QuantType.QInt8,
-    )
+    with contextlib.redirect_stdout(io.StringIO()):  # the histogram calibrator prints its progress
+        quantize_static(
+            str(prepared_path),
+            str(int8_path),
+            Batches(),
+            nodes_to_exclude=_single_channel_convolutions(prepared_path),
+            calibrate_method=CalibrationMethod.Percentile,
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,  # uint8 activations x int8 weights: the fast VNNI kernels on x86
+            weight_type=QuantType.QInt8,
+        )
+
+
+def _single_channel_convolutions(path: Path) -> list[str]:
+    """The names of the graph's ungrouped convolutions with one input channel (the stem on gray faces)."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    shapes = {initializer.name: list(initializer.dims) for initializer in graph.initializer}
+    return [
+        node.name
+        for node in graph.node
+        if node.op_type == "Conv"
+        and next((attribute.i for attribute in node.attribute if attribute.name == "group"), 1) == 1
+        and shapes.get(node.input[1], [])[1:2] == [1]
+    ]
