@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect, sync_playwright
 
 from fer_hub.demo.app import SPACE_EXAMPLES
@@ -57,12 +58,18 @@ OVERFLOWS = """() => {
 # Every face crop and the annotated photo, looked up again at each poll (Gradio may swap the elements while it
 # renders a new result), has loaded and is not broken.
 # Images below the fold of a 390-px page may be lazy: Chromium then never loads them while the page sits still, so
-# the poll asks for them now (what a user's scrolling would do).
-FACE_IMAGES_LOADED = """count => {
-    const images = [...document.querySelectorAll('#fer-cards img.fer-crop, #fer-faces img')];
-    images.filter(image => image.loading === 'lazy').forEach(image => { image.loading = 'eager'; });
+# the poll asks for them now and scrolls each one still loading into view (what a user's scrolling would do).
+FACE_IMAGES = "[...document.querySelectorAll('#fer-cards img.fer-crop, #fer-faces img')]"
+FACE_IMAGES_LOADED = f"""count => {{
+    const images = {FACE_IMAGES};
+    images.filter(image => image.loading === 'lazy').forEach(image => {{ image.loading = 'eager'; }});
+    images.filter(image => !image.complete).forEach(image => image.scrollIntoView({{block: 'center'}}));
     return images.length === count + 1 && images.every(image => image.complete && image.naturalWidth > 0);
-}"""
+}}"""
+# What the page holds when the face images did not load in time, for the failure message.
+FACE_IMAGES_STATE = f"""() => {FACE_IMAGES}.map(image =>
+    `${{image.className || image.closest('[id]')?.id}} loading=${{image.loading}} complete=${{image.complete}} ` +
+    `naturalWidth=${{image.naturalWidth}} src=${{image.src.slice(0, 80)}}`)"""
 BROKEN_IMAGES = """() => [...document.images]
     .filter(image => image.offsetParent && image.complete && !image.naturalWidth).map(image => image.src)"""
 
@@ -154,7 +161,10 @@ def assert_every_face_labelled(page, count: int) -> None:
     numbers = sorted(int(title.split()[1].rstrip(":")) for title in titles.all_inner_texts())
     assert numbers == list(range(1, count + 1))
     expect(page.locator("#fer-faces img")).to_be_visible()
-    page.wait_for_function(FACE_IMAGES_LOADED, arg=count, timeout=RESULT_TIMEOUT)
+    try:  # polled on a timer: animation frames may be throttled on a loaded machine
+        page.wait_for_function(FACE_IMAGES_LOADED, arg=count, timeout=RESULT_TIMEOUT, polling=250)
+    except PlaywrightTimeoutError:
+        pytest.fail(f"face images not loaded in time; the page holds: {page.evaluate(FACE_IMAGES_STATE)}")
 
 
 def screenshot(page, tmp_path, name: str) -> Path:
