@@ -27,15 +27,15 @@ def sepnet_dir(trained_model_dir, tmp_path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def vit_dir(tmp_path_factory) -> Path:
+def resnet_dir(tmp_path_factory) -> Path:
     """A transformers-native model (no model code), scored on a Hub dataset's test split, with no recipe.yaml."""
-    folder = tmp_path_factory.mktemp("vit")
-    model = create_model("vit")
+    folder = tmp_path_factory.mktemp("resnet101")
+    model = create_model("resnet101")
     save_checkpoint(model, image_processor_for(model), folder)
     rng = np.random.default_rng(1)
     report = classification_report(rng.integers(0, 7, 50), rng.integers(0, 7, 50))
     (folder / "metrics.json").write_text(
-        json.dumps({"split": "test", "data": "someone/fer2013-faces", "model": "vit", **report})
+        json.dumps({"split": "test", "data": "someone/fer2013-faces", "model": "resnet101", **report})
     )
     return folder
 
@@ -90,33 +90,34 @@ def test_card_body_reports_the_folder(sepnet_dir):
     assert str(sepnet_dir) not in text  # local paths stay private
 
 
-def test_card_for_a_transformers_native_model_from_a_hub_dataset(vit_dir):
-    card = render_model_card(vit_dir)
+def test_card_for_a_transformers_native_model_from_a_hub_dataset(resnet_dir):
+    card = render_model_card(resnet_dir)
 
     assert card.data.datasets == ["someone/fer2013-faces"]
     assert "custom_code" not in card.data.tags
     assert {result.dataset_split for result in card.data.eval_results} == {"test"}
-    assert "YOUR_USERNAME/fer-vit" in card.text
+    assert "YOUR_USERNAME/fer-resnet101" in card.text
     assert "Its image processor is custom code" in card.text
     assert "hyperparameters were not recorded" in card.text
     assert "FER2013 PrivateTest" in card.text
     assert "](confusion_matrix.png)" not in card.text  # no image in this folder
 
 
-def test_the_architecture_line_names_the_config_that_differs_from_the_zoo_default(vit_dir, tmp_path):
-    assert "patch 4, 6 layers, hidden 192." in render_model_card(vit_dir).text  # the zoo's own vit: nothing added
-    folder = tmp_path / "vit-patch6"
-    shutil.copytree(vit_dir, folder)
+def test_the_architecture_line_names_the_config_that_differs_from_the_zoo_default(resnet_dir, tmp_path):
+    line = "depths 3-4-23-3), 1 input channel"
+    assert f"{line}." in render_model_card(resnet_dir).text  # the zoo's own resnet101: nothing added
+    folder = tmp_path / "resnet101-wide-stem"
+    shutil.copytree(resnet_dir, folder)
     config = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps({**config, "patch_size": 6}))
-    assert "patch 4, 6 layers, hidden 192; this model: patch_size=6." in render_model_card(folder).text
+    (folder / "config.json").write_text(json.dumps({**config, "embedding_size": 32}))
+    assert f"{line}; this model: embedding_size=32." in render_model_card(folder).text
 
 
-def test_transformers_native_model_needs_only_the_processor_code(vit_dir, tmp_path):
-    files = model_upload_files(vit_dir)
+def test_transformers_native_model_needs_only_the_processor_code(resnet_dir, tmp_path):
+    files = model_upload_files(resnet_dir)
     assert "image_processing_fer.py" in files and not [f for f in files if f.startswith("modeling_")]
 
-    folder = Path(shutil.copytree(vit_dir, tmp_path / "vit"))
+    folder = Path(shutil.copytree(resnet_dir, tmp_path / "resnet101"))
     (folder / "image_processing_fer.py").unlink()
     with pytest.raises(FerHubError, match="image_processing_fer.py"):
         model_upload_files(folder)

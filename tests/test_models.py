@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import AutoModel, ResNetForImageClassification, ViTForImageClassification
+from transformers import AutoModel, ResNetForImageClassification, ViTConfig, ViTForImageClassification
 from transformers.modeling_outputs import (
     BaseModelOutputWithPoolingAndNoAttention,
     ImageClassifierOutput,
@@ -26,6 +26,7 @@ from fer_hub.models.registry import MODELS
 
 STUDY_MODELS = ["vgg16", "resnet101", "cnn", "rnn", "vit"]
 CUSTOM_MODELS = [name for name, entry in MODELS.items() if entry.is_custom]
+OWN_FAMILIES = [name for name in CUSTOM_MODELS if name != "vit"]  # vit subclasses transformers' ViT classes
 SMALL = {"vgg16": {"hidden_size": 64}, "resnet101": {"depths": [1, 1, 1, 1]}}  # quick to build, same structure
 
 FRESH_PROCESS = textwrap.dedent(
@@ -63,6 +64,30 @@ def test_transformers_own_resnet_and_vit_are_used():
     assert isinstance(resnet, ResNetForImageClassification) and resnet.config.depths == [3, 4, 23, 3]
     assert resnet.config.layer_type == "bottleneck" and resnet.config.num_channels == 1
     assert isinstance(vit, ViTForImageClassification) and vit.config.image_size == 48 and vit.config.num_channels == 1
+
+
+def test_vit_is_a_vision_transformer_over_a_convolutional_stem():
+    """Patch tokens from a 3-convolution stem (6x6 of them), a class token, transformers' encoder; without a stem
+    it is transformers' ViT, tensor for tensor."""
+    vit = create_model("vit").eval()
+    stem = [m for m in vit.vit.embeddings.patch_embeddings.stem if isinstance(m, torch.nn.Conv2d)]
+    assert [(conv.out_channels, conv.stride) for conv in stem] == [(32, (2, 2)), (64, (2, 2)), (128, (2, 2))]
+    with torch.no_grad():
+        output = vit.vit(torch.randn(2, 1, 48, 48))
+    assert output.last_hidden_state.shape == (2, 1 + 6 * 6, 192)  # the class token, then 36 patch tokens
+    assert len(vit.vit.encoder.layer) == 6
+
+    settings = {"image_size": 48, "patch_size": 4, "num_channels": 1, "hidden_size": 32, "num_hidden_layers": 1}
+    settings |= {"num_attention_heads": 2, "intermediate_size": 64, "num_labels": 7}
+    plain = create_model("vit", **settings, stem_channels=[]).eval()
+    reference = ViTForImageClassification(ViTConfig(**settings)).eval()
+    assert plain.state_dict().keys() == reference.state_dict().keys()
+    reference.load_state_dict(plain.state_dict())
+    pixel_values = torch.randn(2, 1, 48, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(plain(pixel_values).logits, reference(pixel_values).logits)
+    with pytest.raises(ValueError, match="patch_size 6 is not a multiple of the stem's stride 8"):
+        create_model("vit", patch_size=6)
 
 
 def test_study_architectures_have_the_specified_shapes():
@@ -152,7 +177,7 @@ def test_round_trip_in_fresh_process(name, tmp_path, astronaut_png):
     torch.testing.assert_close(
         torch.tensor(result["last_hidden_state"]), features.last_hidden_state, rtol=1e-4, atol=1e-5
     )
-    if MODELS[name].is_custom:  # transformers' ViT classifier has no pooler: AutoModel adds a fresh one
+    if name in OWN_FAMILIES:  # transformers' ViT classifier has no pooler: AutoModel adds a fresh one
         torch.testing.assert_close(torch.tensor(result["pooled"]), features.pooler_output, rtol=1e-4, atol=1e-5)
     assert sorted(entry["label"] for entry in result["pipeline"]) == sorted(LABELS)
     assert sum(entry["score"] for entry in result["pipeline"]) == pytest.approx(1.0, abs=1e-4)
@@ -161,7 +186,7 @@ def test_round_trip_in_fresh_process(name, tmp_path, astronaut_png):
 HIDDEN_STATES = {"vgg16": 5, "cnn": 3, "rnn": 2, "sepnet": 4}  # blocks; layers; stem + stages
 
 
-@pytest.mark.parametrize("name", CUSTOM_MODELS)
+@pytest.mark.parametrize("name", OWN_FAMILIES)
 def test_custom_model_has_the_transformers_shape(name):
     model = create_model(name, **SMALL.get(name, {})).eval()
     entry = MODELS[name]

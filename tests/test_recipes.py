@@ -26,9 +26,10 @@ def without_source(recipe):
 @pytest.mark.parametrize("on_cpu", [True, False])
 def test_a_variant_is_its_base_with_its_own_fields_over_it(on_cpu):
     vit = load_recipe(RECIPE_DIR / "vit.yaml", on_cpu=on_cpu)
-    variant = load_recipe(RECIPE_DIR / "vit-patch6.yaml", on_cpu=on_cpu)
-    assert variant.config == {"patch_size": 6} and vit.config == {}
-    assert without_source(variant) == dataclasses.replace(without_source(vit), config={"patch_size": 6})
+    variant = load_recipe(RECIPE_DIR / "vit-plain.yaml", on_cpu=on_cpu)
+    plain = {"stem_channels": [], "patch_size": 4}
+    assert variant.config == plain and vit.config == {}
+    assert without_source(variant) == dataclasses.replace(without_source(vit), config=plain)
 
 
 def test_a_base_beside_the_recipe_comes_before_the_packaged_one(tmp_path):

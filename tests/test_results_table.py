@@ -45,16 +45,27 @@ def test_rows_come_from_the_metrics_files(generator, tmp_path):
     write_metrics(
         tmp_path / "train/results/ensemble/metrics.json", accuracy=0.6399, ensemble=["checkpoints/cnn.fer2013", "rnn"]
     )
-    lines = generator.results_table(tmp_path).splitlines()
+    predictions = "train/results/cnn/privatetest-predictions.csv"  # the scored file: its score is shown
+    (tmp_path / predictions).write_bytes((ROOT / predictions).read_bytes())
+    (tmp_path / "train/results/rnn/privatetest-predictions.csv").write_text("row,label\n")  # not the scored file
+    scores = tmp_path / "privatetest-scores.md"
+    scores.write_text(
+        "as committed at main `aa847e8`\n\n| model | a | b |\n|---|---|---|\n| cnn | 0.6467 | 0.6710 |\n"
+        "| rnn | 0.4968 | 0.5322 |\n"
+    )
+    lines = generator.results_table(tmp_path, heldout=scores).splitlines()
     assert lines[0] == (
         "| model | loads as | trained on | parameters | training time | epochs | PublicTest accuracy | PublicTest macro-F1 | "
-        "flip TTA accuracy | FER+ majority accuracy | FER+ majority macro-F1 | study floor (test accuracy) |"
+        "flip TTA accuracy | PrivateTest accuracy (held out) | FER+ majority accuracy | FER+ majority macro-F1 | "
+        "study floor (test accuracy) |"
     )
     cnn, rnn = generator.parameters("cnn"), generator.parameters("rnn")
     assert lines[2:] == [
-        f"| cnn | `cnn.fer2013` | FER2013 | {cnn / 1e6:.2f}M | 8 min, NVIDIA H200 | 30.0 | 0.6123 | 0.5000 | 0.6234 | - | - | 0.583 |",
-        f"| rnn | `rnn.fer2013` | FER2013 | {rnn / 1e6:.2f}M | 8 min, CPU | 30.0 | 0.4821 | 0.5000 | - | 0.5555 | 0.4444 | 0.452 |",
-        f"| ensemble (cnn + rnn) | - | - | {(cnn + rnn) / 1e6:.2f}M | - | - | 0.6399 | 0.5000 | - | - | - | - |",
+        f"| cnn | `cnn.fer2013` | FER2013 | {cnn / 1e6:.2f}M | 8 min, NVIDIA H200 | 30.0 | 0.6123 | 0.5000 | 0.6234 | 0.6467 "
+        "| - | - | 0.583 |",
+        f"| rnn | `rnn.fer2013` | FER2013 | {rnn / 1e6:.2f}M | 8 min, CPU | 30.0 | 0.4821 | 0.5000 | - | - | 0.5555 | 0.4444 "
+        "| 0.452 |",
+        f"| ensemble (cnn + rnn) | - | - | {(cnn + rnn) / 1e6:.2f}M | - | - | 0.6399 | 0.5000 | - | - | - | - | - |",
     ]
 
 

@@ -158,7 +158,7 @@ def test_init_from_names_its_parameter_not_the_flag():
 
 
 def test_checkpoint_weights_that_do_not_fit_are_an_error(tmp_path):
-    create_model("vit", **TINY_CONFIGS["vit"], patch_size=6).save_pretrained(tmp_path)
+    create_model("vit", **TINY_CONFIGS["vit"], patch_size=16).save_pretrained(tmp_path)
     with pytest.raises(FerHubError, match=f"{tmp_path}: its weights do not fit this model"):
         load_checkpoint_weights(create_model("vit", **TINY_CONFIGS["vit"]), tmp_path)
 

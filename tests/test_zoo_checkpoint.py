@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 import torch
 
 from fer_hub import create_model, image_processor_for, load_checkpoint, save_checkpoint
+from fer_hub.models.pretrained import list_pretrained, pretrained_entry
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,3 +62,41 @@ def test_an_existing_zoo_folder_is_not_overwritten(script, run, tmp_path):
 def test_no_committed_file_is_over_45_mb():
     tracked = [path for path in ROOT.rglob("*") if ".git" not in path.parts and ".venv" not in path.parts]
     assert [path for path in tracked if path.is_file() and path.stat().st_size > 45 * 1000 * 1000] == []
+
+
+WITHOUT_FER_HUB = textwrap.dedent(
+    """
+    import json, sys
+    sys.modules["fer_hub"] = None  # any attempt to import fer_hub fails
+    import torch
+    from transformers import AutoModelForImageClassification
+    torch.manual_seed(0)
+    pixel_values = torch.rand(2, 1, 48, 48)
+    logits = {}
+    for folder in sys.argv[1:]:
+        model = AutoModelForImageClassification.from_pretrained(folder, trust_remote_code=True).eval()
+        assert all(parameter.dtype == torch.float32 for parameter in model.parameters()), folder
+        with torch.no_grad():
+            logits[folder] = model(pixel_values=pixel_values).logits.tolist()
+    print(json.dumps(logits))
+    """
+)
+
+
+def test_every_zoo_model_loads_in_fp32_with_and_without_fer_hub():
+    """Each trained model's committed folder (fp16 shards) loads by name through fer-hub, and by folder through
+    transformers alone in a process where fer_hub cannot be imported: the same fp32 model both ways."""
+    folders = [str(pretrained_entry(name).local_folder) for name in list_pretrained()]
+    run = subprocess.run(
+        [sys.executable, "-c", WITHOUT_FER_HUB, *folders], capture_output=True, text=True, timeout=600, cwd=ROOT.parent
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    without = json.loads(run.stdout.strip().splitlines()[-1])
+    torch.manual_seed(0)
+    pixel_values = torch.rand(2, 1, 48, 48)
+    for name, folder in zip(list_pretrained(), folders):
+        model, _ = load_checkpoint(name)
+        assert all(parameter.dtype == torch.float32 for parameter in model.parameters()), name
+        with torch.no_grad():
+            expected = model.eval()(pixel_values=pixel_values).logits
+        torch.testing.assert_close(torch.tensor(without[folder]), expected, rtol=1e-4, atol=1e-4)

@@ -4,8 +4,9 @@ One row per `train/results/<name>/metrics.json` (a training run's, or an ensembl
 `fer-hub evaluate --model A --model B --model C --output ...`): the trained-model name it loads as (`fer-hub models`; "-" when its
 weights are not in the zoo), parameters (the model as its recipe builds it; an ensemble: its members' sum), wall time, device and epochs
 of the run, PublicTest accuracy and macro-F1, the accuracy with flipped-image averaging where a `metrics-tta.json`
-(`fer-hub evaluate --tta`) lies beside the metrics file, the FER+ majority accuracy when a metrics file has it, and
-the study's test-accuracy floor. The table goes between the markers
+(`fer-hub evaluate --tta`) lies beside the metrics file, the held-out PrivateTest accuracy from
+`../shared/heldout/privatetest-scores.md` where the committed predictions are the scored ones, the FER+ majority
+accuracy when a metrics file has it, and the study's test-accuracy floor. The table goes between the markers
 
     <!-- results-table:start -->
     <!-- results-table:end -->
@@ -80,7 +81,9 @@ def zoo_name(reference: str) -> str:
     return Path(reference).name.split(".")[0]
 
 
-def row(name: str, metrics: dict, recipe: Path, tta_metrics: dict | None = None) -> dict:
+def row(
+    name: str, metrics: dict, recipe: Path, tta_metrics: dict | None = None, heldout_accuracy: float | None = None
+) -> dict:
     members = [zoo_name(member) for member in metrics.get("ensemble", [])]
     training = metrics.get("training", {})
     ferplus = metrics.get("ferplus_majority")
@@ -95,6 +98,7 @@ def row(name: str, metrics: dict, recipe: Path, tta_metrics: dict | None = None)
         "accuracy": metrics["accuracy"],
         "f1_macro": metrics["f1_macro"],
         "tta_accuracy": tta_metrics["accuracy"] if tta_metrics else None,
+        "heldout_accuracy": heldout_accuracy,
         "ferplus_accuracy": ferplus["accuracy"] if ferplus else None,
         "ferplus_f1_macro": ferplus["f1_macro"] if ferplus else None,
         "floor": STUDY_FLOOR.get(name),
@@ -123,8 +127,10 @@ def _validation_metrics(path: Path, tta: bool) -> dict:
     return metrics
 
 
-def results_table(root: Path = ROOT) -> str:
-    """The Markdown table of every metrics file, study models in the study's order first."""
+def results_table(root: Path = ROOT, heldout: Path = HELDOUT_SCORES) -> str:
+    """The Markdown table of every metrics file, study models in the study's order first, with the held-out
+    PrivateTest accuracy of each run whose committed predictions are the ones that were scored."""
+    commit, private = heldout_scores(heldout)
     runs, recipes, tta_runs = {}, {}, {}
     for name, path in metrics_files(root).items():
         recipes[name] = path.parent / "recipe.yaml"
@@ -134,7 +140,10 @@ def results_table(root: Path = ROOT) -> str:
     order = sorted(
         runs, key=lambda name: (list(STUDY_FLOOR).index(name) if name in STUDY_FLOOR else len(STUDY_FLOOR), name)
     )
-    rows = [row(name, runs[name], recipes[name], tta_runs[name]) for name in order]
+    rows = [
+        row(name, runs[name], recipes[name], tta_runs[name], heldout_accuracy(name, commit, private, root))
+        for name in order
+    ]
     with_ferplus = any(entry["ferplus_accuracy"] is not None for entry in rows)
     header = [
         "model",
@@ -146,6 +155,7 @@ def results_table(root: Path = ROOT) -> str:
         "PublicTest accuracy",
         "PublicTest macro-F1",
         "flip TTA accuracy",
+        "PrivateTest accuracy (held out)",
     ]
     header += ["FER+ majority accuracy", "FER+ majority macro-F1"] if with_ferplus else []
     header += ["study floor (test accuracy)"]
@@ -161,6 +171,7 @@ def results_table(root: Path = ROOT) -> str:
             f"{entry['accuracy']:.4f}",
             f"{entry['f1_macro']:.4f}",
             _number(entry["tta_accuracy"], ".4f"),
+            _number(entry["heldout_accuracy"], ".4f"),
         ]
         cells += (
             [_number(entry["ferplus_accuracy"], ".4f"), _number(entry["ferplus_f1_macro"], ".4f")]
@@ -194,6 +205,13 @@ def scored_predictions_unchanged(run: str, commit: str, root: Path = ROOT) -> bo
     if scored.returncode != 0:
         raise SystemExit(f"git show {commit}:{path}: {scored.stderr.decode().strip()} (needs the repository's history)")
     return (root / path).is_file() and (root / path).read_bytes() == scored.stdout
+
+
+def heldout_accuracy(run: str, commit: str, private: dict, root: Path = ROOT) -> float | None:
+    """The run's held-out FER2013 PrivateTest accuracy, if its committed predictions are the scored ones."""
+    if run in private and scored_predictions_unchanged(run, commit, root):
+        return private[run][0]
+    return None
 
 
 def pretrained_scores(root: Path = ROOT, heldout: Path = HELDOUT_SCORES) -> dict:

@@ -95,7 +95,9 @@ PRETRAINED: dict[str, PretrainedModel] = {
         PretrainedModel(
             "resnet101.fer2013", "ResNet-101 from scratch (CPU run)", recipe="resnet101", results="resnet101"
         ),
-        PretrainedModel("vit.fer2013", "ViT from scratch, 4x4 patches", recipe="vit", results="vit"),
+        PretrainedModel(
+            "vit.fer2013", "ViT over a convolutional stem, from scratch (CPU run)", recipe="vit", results="vit"
+        ),
     )
 }
 assert all(entry.architecture in MODELS for entry in PRETRAINED.values())

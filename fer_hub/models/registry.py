@@ -20,7 +20,8 @@ class ModelEntry:
 
     `config_path`, `backbone_path` and `model_path` name classes as "module.Class" (the backbone is what
     `AutoModel` loads, the model the image classifier). `pretrained_source` is the `model_type` of the RGB ImageNet
-    checkpoints `--init-from` accepts (None: training starts from scratch only)."""
+    checkpoints `--init-from` accepts (None: training starts from scratch only), `pretrained_config` the config settings
+    that make the architecture take their weights (vit: no convolutional stem)."""
 
     name: str
     description: str
@@ -30,6 +31,7 @@ class ModelEntry:
     recipe: str  # the file stem of its training recipe in fer_hub/recipes/
     config_defaults: dict = field(default_factory=dict)
     pretrained_source: str | None = None
+    pretrained_config: dict = field(default_factory=dict)
 
     @property
     def config_class(self) -> type:
@@ -98,22 +100,13 @@ MODELS: dict[str, ModelEntry] = {
         ),
         ModelEntry(
             "vit",
-            "transformers' ViT: 48x48 grayscale, patch 4, 6 layers, hidden 192",
-            "transformers.ViTConfig",
-            "transformers.ViTModel",
-            "transformers.ViTForImageClassification",
+            "ViT with a convolutional stem: 48x48 grayscale, 32-64-128 stem, 6x6 tokens, 6 layers, hidden 192",
+            "fer_hub.models.vit.FerViTConfig",
+            "fer_hub.models.vit.FerViTModel",
+            "fer_hub.models.vit.FerViTForImageClassification",
             recipe="vit",
-            config_defaults={
-                "image_size": INPUT_SIDE,
-                "patch_size": 4,
-                "num_channels": 1,
-                "hidden_size": 192,
-                "num_hidden_layers": 6,
-                "num_attention_heads": 3,
-                "intermediate_size": 768,
-                "hidden_dropout_prob": 0.1,
-            },
             pretrained_source="vit",
+            pretrained_config={"stem_channels": []},
         ),
         ModelEntry(
             "sepnet",

@@ -55,6 +55,7 @@ def init_from_pretrained(
     side = _input_size(reference, source_config)
     settings = {
         **source_config.to_dict(),
+        **entry.pretrained_config,
         **config_overrides,
         "num_channels": 1,
         "id2label": ID2LABEL,
