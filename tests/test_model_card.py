@@ -106,11 +106,11 @@ def test_card_for_a_transformers_native_model_from_a_hub_dataset(resnet_dir):
 def test_the_architecture_line_names_the_config_that_differs_from_the_zoo_default(resnet_dir, tmp_path):
     line = "depths 3-4-23-3), 1 input channel"
     assert f"{line}." in render_model_card(resnet_dir).text  # the zoo's own resnet101: nothing added
-    folder = tmp_path / "resnet101-wide-stem"
+    folder = tmp_path / "resnet50"
     shutil.copytree(resnet_dir, folder)
     config = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps({**config, "embedding_size": 32}))
-    assert f"{line}; this model: embedding_size=32." in render_model_card(folder).text
+    (folder / "config.json").write_text(json.dumps({**config, "depths": [3, 4, 6, 3]}))
+    assert f"{line}; this model: depths=[3, 4, 6, 3]." in render_model_card(folder).text
 
 
 def test_transformers_native_model_needs_only_the_processor_code(resnet_dir, tmp_path):

@@ -75,7 +75,7 @@ def test_vit_is_a_vision_transformer_over_a_convolutional_stem():
     with torch.no_grad():
         output = vit.vit(torch.randn(2, 1, 48, 48))
     assert output.last_hidden_state.shape == (2, 1 + 6 * 6, 192)  # the class token, then 36 patch tokens
-    assert len(vit.vit.encoder.layer) == 6
+    assert vit.config.num_hidden_layers == 6 and len(vit.vit.layers) == 6
 
     settings = {"image_size": 48, "patch_size": 4, "num_channels": 1, "hidden_size": 32, "num_hidden_layers": 1}
     settings |= {"num_attention_heads": 2, "intermediate_size": 64, "num_labels": 7}

@@ -109,6 +109,19 @@ def read_metrics(folder: Path) -> dict:
     return metrics
 
 
+# config.json fields that say nothing about the architecture (labels, provenance, the code that loads it)
+NOT_ARCHITECTURE = {
+    "id2label",
+    "label2id",
+    "auto_map",
+    "architectures",
+    "transformers_version",
+    "dtype",
+    "_name_or_path",
+    "custom_pipelines",
+}
+
+
 def _architecture(folder: Path) -> dict:
     config = read_json(folder / "config.json")
     entry = entry_for_model_type(config.get("model_type"))
@@ -119,9 +132,9 @@ def _architecture(folder: Path) -> dict:
     check_config_limits(config, str(folder / "config.json"))
     with torch.device("meta"):  # shapes only: no memory, no initialisation cost
         model = entry.model_class(entry.config_class.from_pretrained(folder))
-    changed = [
-        f"{key}={config[key]}" for key, default in entry.config_defaults.items() if config.get(key, default) != default
-    ]
+    shipped = entry.config_class(**entry.config_defaults).to_dict()  # the architecture as the zoo ships it
+    compared = sorted(set(config) & set(shipped) - NOT_ARCHITECTURE)
+    changed = [f"{key}={config[key]}" for key in compared if config[key] != shipped[key]]
     return {
         "zoo_name": entry.name,
         "description": entry.description + (f"; this model: {', '.join(changed)}" if changed else ""),
