@@ -85,7 +85,7 @@ def test_legacy_checkpoint_converts_to_the_same_logits(name, tmp_path):
 
 def test_every_custom_architecture_has_legacy_renames():
     custom_types = {entry.config_class.model_type for entry in MODELS.values() if entry.is_custom}
-    assert set(LEGACY_RENAMES) == custom_types
+    assert set(LEGACY_RENAMES) == custom_types - {"fer_vit"}  # the stem vit was born in the transformers shape
 
 
 @pytest.mark.parametrize(

@@ -206,7 +206,7 @@ def test_truncated_and_unreadable_videos_are_one_clear_error(clips, tmp_path, ca
 
 @pytest.mark.slow
 def test_ctrl_c_leaves_the_previous_table_and_no_partial_one(tmp_path):
-    clip = write_clip(tmp_path / "long.avi", faces=1, frames=600)
+    clip = write_clip(tmp_path / "long.avi", faces=1, frames=3000)  # half a minute of work: SIGINT comes mid-way
     table = tmp_path / "rows.csv"
     table.write_text("the previous table\n")
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}

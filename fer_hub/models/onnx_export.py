@@ -172,9 +172,12 @@ def _quantize_static(fp32_path: Path, int8_path: Path, calibration: np.ndarray, 
 
     from ..inference.classifier import batches
 
+    # equal batches: the histogram calibrator stacks each batch's activations into one array
+    size = max(divisor for divisor in range(1, 65) if len(calibration) % divisor == 0)
+
     class Batches(CalibrationDataReader):
         def __init__(self):
-            self.batches = ({"pixel_values": np.stack(batch)} for batch in batches(calibration, 64))
+            self.batches = ({"pixel_values": np.stack(batch)} for batch in batches(calibration, size))
 
         def get_next(self):
             return next(self.batches, None)
