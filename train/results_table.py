@@ -130,7 +130,6 @@ def _validation_metrics(path: Path, tta: bool) -> dict:
 def results_table(root: Path = ROOT, heldout: Path = HELDOUT_SCORES) -> str:
     """The Markdown table of every metrics file, study models in the study's order first, with the held-out
     PrivateTest accuracy of each run whose committed predictions are the ones that were scored."""
-    commit, private = heldout_scores(heldout)
     runs, recipes, tta_runs = {}, {}, {}
     for name, path in metrics_files(root).items():
         recipes[name] = path.parent / "recipe.yaml"
@@ -140,10 +139,8 @@ def results_table(root: Path = ROOT, heldout: Path = HELDOUT_SCORES) -> str:
     order = sorted(
         runs, key=lambda name: (list(STUDY_FLOOR).index(name) if name in STUDY_FLOOR else len(STUDY_FLOOR), name)
     )
-    rows = [
-        row(name, runs[name], recipes[name], tta_runs[name], heldout_accuracy(name, commit, private, root))
-        for name in order
-    ]
+    held_out = {run: accuracies[0] for run, accuracies in scored_runs(runs, root, heldout).items()}
+    rows = [row(name, runs[name], recipes[name], tta_runs[name], held_out.get(name)) for name in order]
     with_ferplus = any(entry["ferplus_accuracy"] is not None for entry in rows)
     header = [
         "model",
@@ -207,24 +204,25 @@ def scored_predictions_unchanged(run: str, commit: str, root: Path = ROOT) -> bo
     return (root / path).is_file() and (root / path).read_bytes() == scored.stdout
 
 
-def heldout_accuracy(run: str, commit: str, private: dict, root: Path = ROOT) -> float | None:
-    """The run's held-out FER2013 PrivateTest accuracy, if its committed predictions are the scored ones."""
-    if run in private and scored_predictions_unchanged(run, commit, root):
-        return private[run][0]
-    return None
+def scored_runs(runs, root: Path = ROOT, heldout: Path = HELDOUT_SCORES) -> dict[str, tuple[float, float]]:
+    """Of `runs`, those whose committed predictions are the scored ones -> their held-out PrivateTest accuracy
+    against FER2013's labels and against the FER+ majority."""
+    commit, private = heldout_scores(heldout)
+    return {run: private[run] for run in runs if run in private and scored_predictions_unchanged(run, commit, root)}
 
 
 def pretrained_scores(root: Path = ROOT, heldout: Path = HELDOUT_SCORES) -> dict:
     """Trained-model name -> its PublicTest accuracies and, where its predictions were scored, held-out accuracy."""
-    commit, private = heldout_scores(heldout)
+    names = loads_as()
+    held_out = scored_runs(names, root, heldout)
     scores = {}
-    for run, name in loads_as().items():
+    for run, name in names.items():
         metrics = _validation_metrics(root / "train/results" / run / "metrics.json", tta=False)
         entry = {"publictest_accuracy": round(metrics["accuracy"], 4)}
         if metrics.get("ferplus_majority"):
             entry["publictest_ferplus_accuracy"] = round(metrics["ferplus_majority"]["accuracy"], 4)
-        if run in private and scored_predictions_unchanged(run, commit, root):
-            entry["privatetest_accuracy"], entry["privatetest_ferplus_accuracy"] = private[run]
+        if run in held_out:
+            entry["privatetest_accuracy"], entry["privatetest_ferplus_accuracy"] = held_out[run]
         scores[name] = entry
     return scores
 

@@ -27,13 +27,17 @@ def candidates() -> list[str]:
     return [name for name in list_pretrained() if name.endswith(".fer2013")]
 
 
+def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    return round(float((probabilities.argmax(1) == labels).mean()), 4)
+
+
 def ranked_sets(probabilities: dict[str, np.ndarray], labels: np.ndarray) -> list[dict]:
     """Every set of two or more models with its PublicTest accuracy, best first (ties: fewer models first)."""
     scored = []
     for size in range(2, len(probabilities) + 1):
         for members in itertools.combinations(probabilities, size):
             mean = np.mean([probabilities[name] for name in members], axis=0)
-            scored.append({"models": list(members), "accuracy": round(float((mean.argmax(1) == labels).mean()), 4)})
+            scored.append({"models": list(members), "accuracy": accuracy(mean, labels)})
     return sorted(scored, key=lambda entry: (-entry["accuracy"], len(entry["models"])))
 
 
@@ -46,13 +50,13 @@ def main() -> None:
 
     public_test = dataset_split(load_fer2013(args.data), "validation", args.data)
     labels = np.array(public_test["label"])
-    probabilities = {}
+    probabilities, single = {}, {}
     for name in candidates():
         probabilities[name] = load_model_classifier(name, bundled=False).probabilities(public_test["image"])
-        print(f"{name}: PublicTest accuracy {(probabilities[name].argmax(1) == labels).mean():.4f}", flush=True)
+        single[name] = accuracy(probabilities[name], labels)
+        print(f"{name}: PublicTest accuracy {single[name]:.4f}", flush=True)
     ranking = ranked_sets(probabilities, labels)
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    single = {name: round(float((value.argmax(1) == labels).mean()), 4) for name, value in probabilities.items()}
     OUTPUT.write_text(json.dumps({"split": "validation (PublicTest)", "models": single, "sets": ranking}, indent=1))
     for entry in ranking[:10]:
         print(f"{entry['accuracy']:.4f}  {' + '.join(entry['models'])}")
