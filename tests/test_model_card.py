@@ -72,6 +72,7 @@ def test_card_body_reports_the_folder(sepnet_dir):
     assert "FerSepNetForImageClassification" in text
     assert f"| learning_rate | {recipe['training']['learning_rate']} |" in text
     assert f"| label_smoothing | {recipe['label_smoothing']} |" in text
+    assert "teacher (hard distillation)" not in text  # trained without one
     assert f"- optimizer steps: {metrics['training']['steps']}" in text
     for name in LABELS:
         scores = metrics["per_class"][name]

@@ -157,11 +157,24 @@ def _hyperparameters(folder: Path) -> list[tuple[str, str]]:
     training = recipe.get("training") or {}
     rows = [(key, training[key]) for key in TRAINING_ARGUMENTS if training.get(key) not in (None, "None", -1)]
     rows += [(key, recipe[key]) for key in RECIPE_SETTINGS if key in recipe]
+    if recipe.get("teacher"):
+        rows.append(
+            (
+                "teacher (hard distillation)",
+                f"{_teacher(recipe['teacher'])}, {recipe.get('distillation_weight')} of the loss",
+            )
+        )
     if recipe.get("augmentation"):
         rows.append(("augmentation", ", ".join(f"{key}={value}" for key, value in recipe["augmentation"].items())))
     if recipe.get("config"):
         rows.append(("model config overrides", ", ".join(f"{key}={value}" for key, value in recipe["config"].items())))
     return [(key, str(value)) for key, value in rows]
+
+
+def _teacher(reference: str) -> str:
+    """A recipe's teacher as a card shows it: a name or Hub id as it is, a local folder by its name only."""
+    path = Path(reference).expanduser()
+    return f"the local folder {path.name}" if path.is_absolute() or reference.startswith(".") else reference
 
 
 def _plain(value: object) -> object:

@@ -29,6 +29,8 @@ class Recipe:
     label_smoothing: float = 0.0
     early_stopping_patience: int = 10
     channels_last: bool = False  # NHWC weights: faster convolutions on CPU (oneDNN)
+    teacher: str | None = None  # a trained model (name or folder) whose predictions the model also learns
+    distillation_weight: float = 0.5  # the teacher's share of the loss (DeiT's hard distillation: 0.5)
     source: str = ""
 
 
@@ -99,6 +101,8 @@ def load_recipe(path: str | Path, on_cpu: bool) -> Recipe:
     recipe = Recipe(**raw, augmentation=augmentation, source=str(path))
     if recipe.balancing not in BALANCING:
         raise FerHubError(f"{path}: field 'balancing' is {recipe.balancing!r}; expected one of {', '.join(BALANCING)}")
+    if not 0.0 <= recipe.distillation_weight <= 1.0:
+        raise FerHubError(f"{path}: field 'distillation_weight' is {recipe.distillation_weight!r}; expected 0 to 1")
     if recipe.labels not in LABEL_SETS:
         raise FerHubError(f"{path}: field 'labels' is {recipe.labels!r}; expected one of {', '.join(LABEL_SETS)}")
     return recipe

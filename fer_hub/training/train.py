@@ -31,6 +31,7 @@ from ..models.factory import (
     check_model_source,
     create_model,
     image_processor_for,
+    load_checkpoint,
     looks_like_path,
     save_checkpoint,
 )
@@ -281,6 +282,25 @@ def build_model(model_name: str, recipe: Recipe, init_from: str | None) -> tuple
     return model, processor
 
 
+def load_teacher(recipe: Recipe, processor: FerImageProcessor) -> PreTrainedModel:
+    """The recipe's `teacher`: a trained model (name or folder) over the FER2013 classes that takes the very pixel
+    values the trained model does (same size and normalisation), so both see each augmented batch as it is."""
+    teacher, teacher_processor = load_checkpoint(recipe.teacher)
+    problem = f"{recipe.source}: field 'teacher': {recipe.teacher}"
+    if teacher.config.id2label != ID2LABEL:
+        raise FerHubError(
+            f"{problem}: its classes {list(teacher.config.id2label.values())} are not {', '.join(LABELS)}"
+        )
+    differing = [
+        f"{name} {getattr(teacher_processor, name)} vs {getattr(processor, name)}"
+        for name in ("size", "image_mean", "image_std")
+        if getattr(teacher_processor, name) != getattr(processor, name)
+    ]
+    if differing:
+        raise FerHubError(f"{problem}: its images differ from the model's ({'; '.join(differing)})")
+    return teacher
+
+
 class ModelInputs(NamedTuple):
     train: datasets.Dataset
     validation: datasets.Dataset
@@ -309,6 +329,7 @@ def build_trainer(
     inputs: ModelInputs,
     run: RunFolder,
     budget: TimeBudget | None,
+    teacher: PreTrainedModel | None = None,
 ) -> WeightedLossTrainer:
     """The Trainer of the run, with early stopping, the training log, the run folder's callbacks and the budget."""
     callbacks = [EarlyStoppingCallback(recipe.early_stopping_patience), EpochLogCallback(run.path / TRAINING_LOG)]
@@ -325,6 +346,8 @@ def build_trainer(
         label_smoothing=recipe.label_smoothing,
         time_budget=budget,
         soft_labels=recipe.labels == "ferplus",
+        teacher=teacher,
+        distillation_weight=recipe.distillation_weight,
     )
 
 
@@ -359,10 +382,11 @@ def train(
 
     dataset = load_splits(data, votes, args)
     model, processor = build_model(architecture, recipe, init_from)
+    teacher = load_teacher(recipe, processor) if recipe.teacher else None
     inputs = model_inputs(dataset, processor, recipe, args.seed)
     run.claim(args.process_index == 0)
     budget = TimeBudget(time_budget_minutes) if time_budget_minutes else None
-    trainer = build_trainer(model, processor, args, recipe, inputs, run, budget)
+    trainer = build_trainer(model, processor, args, recipe, inputs, run, budget, teacher)
     started = time.monotonic()
     result = trainer.train(resume_from_checkpoint=run.resume_from)
     prediction = trainer.predict(inputs.validation)

@@ -92,7 +92,9 @@ def without_trainer_load_warnings() -> Iterator[None]:
 
 class WeightedLossTrainer(Trainer):
     """Cross-entropy with optional class weights and label smoothing, a per-batch mean: against the FER2013
-    labels, or with `soft_labels` against the FER+ vote distributions (`soft_cross_entropy`). Checkpoints (the
+    labels, or with `soft_labels` against the FER+ vote distributions (`soft_cross_entropy`). With a `teacher`,
+    training also learns the teacher's predicted class for the same augmented batch (DeiT's hard distillation):
+    `distillation_weight` of the loss, the labels the rest; evaluation scores the labels alone. Checkpoints (the
     resumed one, the best one at the end) load through transformers' key conversions (`CheckpointWeights`)."""
 
     loss_is_scaled_for_ga = False
@@ -104,6 +106,8 @@ class WeightedLossTrainer(Trainer):
         label_smoothing: float = 0.0,
         time_budget: TimeBudget | None = None,
         soft_labels: bool = False,
+        teacher: PreTrainedModel | None = None,
+        distillation_weight: float = 0.5,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -111,6 +115,8 @@ class WeightedLossTrainer(Trainer):
         self.label_smoothing = label_smoothing
         self.time_budget = time_budget
         self.soft_labels = soft_labels
+        self.teacher = teacher.to(self.args.device).eval().requires_grad_(False) if teacher is not None else None
+        self.distillation_weight = distillation_weight
         self.checkpoint_weights = CheckpointWeights()
         self.add_callback(self.checkpoint_weights)
 
@@ -140,6 +146,11 @@ class WeightedLossTrainer(Trainer):
             loss = soft_cross_entropy(outputs.logits, inputs["votes"], weight, self.label_smoothing)
         else:
             loss = F.cross_entropy(outputs.logits, inputs["labels"], weight, label_smoothing=self.label_smoothing)
+        if self.teacher is not None and model.training:
+            with torch.no_grad():
+                taught = self.teacher(pixel_values=inputs["pixel_values"]).logits.argmax(-1)
+            distillation = F.cross_entropy(outputs.logits, taught, label_smoothing=self.label_smoothing)
+            loss = (1.0 - self.distillation_weight) * loss + self.distillation_weight * distillation
         return (loss, outputs) if return_outputs else loss
 
 
