@@ -96,7 +96,10 @@ PRETRAINED: dict[str, PretrainedModel] = {
             "resnet101.fer2013", "ResNet-101 from scratch (CPU run)", recipe="resnet101", results="resnet101"
         ),
         PretrainedModel(
-            "vit.fer2013", "ViT over a convolutional stem, from scratch (CPU run)", recipe="vit", results="vit"
+            "vit.fer2013",
+            "ViT over a convolutional stem, distilled from sepnet.fer2013 (CPU run)",
+            recipe="vit-distilled",
+            results="vit",
         ),
     )
 }
