@@ -159,6 +159,12 @@ def downloaded(repo_id: str) -> str:
         ) from None
 
 
+def check_fer2013_classes(model: PreTrainedModel, where: str) -> None:
+    """A FerHubError naming `where` unless `model` classifies FER2013's seven classes, in their order."""
+    if model.config.id2label != ID2LABEL:
+        raise FerHubError(f"{where}: its classes {list(model.config.id2label.values())} are not {', '.join(LABELS)}")
+
+
 def initial_model(model_name: str, init_from: str, config_overrides: dict) -> tuple[PreTrainedModel, FerImageProcessor]:
     """`init_from`: a trained model's name or a fer-hub model folder of the same architecture (its weights and image
     processor, the recipe's `config` applied on top), or else an ImageNet checkpoint for resnet101 / vit
@@ -203,8 +209,7 @@ def initial_model(model_name: str, init_from: str, config_overrides: dict) -> tu
             f"{folder}: its weights do not fit {model_name} with this recipe's config "
             f"(e.g. {', '.join(unmatched[:3])}); a start from a model folder takes every weight",
         )
-    if model.config.id2label != ID2LABEL:
-        raise FerHubError(f"{folder}: its classes {list(model.config.id2label.values())} are not {', '.join(LABELS)}")
+    check_fer2013_classes(model, str(folder))
     return model, processor
 
 
@@ -287,10 +292,7 @@ def load_teacher(recipe: Recipe, processor: FerImageProcessor) -> PreTrainedMode
     values the trained model does (same size and normalisation), so both see each augmented batch as it is."""
     teacher, teacher_processor = load_checkpoint(recipe.teacher)
     problem = f"{recipe.source}: field 'teacher': {recipe.teacher}"
-    if teacher.config.id2label != ID2LABEL:
-        raise FerHubError(
-            f"{problem}: its classes {list(teacher.config.id2label.values())} are not {', '.join(LABELS)}"
-        )
+    check_fer2013_classes(teacher, problem)
     differing = [
         f"{name} {getattr(teacher_processor, name)} vs {getattr(processor, name)}"
         for name in ("size", "image_mean", "image_std")
