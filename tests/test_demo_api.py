@@ -1,5 +1,7 @@
 """The launched demo's `/predict` endpoint through gradio_client, and the UI handlers in process."""
 
+from pathlib import Path
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -98,8 +100,21 @@ def test_upload_handler_boxes_the_face_and_draws_its_card(handlers, astronaut_pn
     assert cards.count('class="fer-face"') == 1 and all(f">{name}<" in cards for name in LABELS)
     x, y, w, h = result["faces"][0]["box"]
     original = np.asarray(Image.open(astronaut_png).convert("RGB"), dtype=np.int16)
-    changed = np.abs(np.asarray(image, dtype=np.int16) - original).sum(axis=2) > 60
+    changed = np.abs(np.asarray(Image.open(image), dtype=np.int16) - original).sum(axis=2) > 60
     assert changed[y + h // 2, x : x + 4].any() and not changed[y + h // 2, x + w // 2]  # boxed, face left visible
+
+
+def test_a_result_served_to_a_browser_is_never_rewritten_by_the_next_one(handlers, astronaut_png, tmp_path):
+    """The same photo twice (a still webcam, two visitors on one example): each annotated image reaches gradio's
+    cache as its own file, so a browser still reading the first never gets it truncated by the second."""
+    from gradio.processing_utils import save_file_to_cache
+
+    frame = np.asarray(Image.open(astronaut_png).convert("RGB"))
+    first = save_file_to_cache(handlers.analyze_frame(frame, "sepnet.ferplus", False)[0], str(tmp_path))
+    served = Path(first).read_bytes(), Path(first).stat().st_mtime_ns
+    second = save_file_to_cache(handlers.analyze_frame(frame, "sepnet.ferplus", False)[0], str(tmp_path))
+    assert second != first and Path(second).read_bytes() == served[0]  # the same image, in another file
+    assert (Path(first).read_bytes(), Path(first).stat().st_mtime_ns) == served
 
 
 def test_upload_handler_offers_whole_image_when_no_face_is_found(handlers, tmp_path):
@@ -110,7 +125,7 @@ def test_upload_handler_offers_whole_image_when_no_face_is_found(handlers, tmp_p
     )
     assert "No face found" in message and "Whole image is one face" in message
     assert cards == "" and result["faces"] == [] and button["visible"] is True
-    assert image.size == (320, 320)  # small crops are enlarged for display
+    assert Image.open(image).size == (320, 320)  # small crops are enlarged for display
 
 
 def test_upload_handler_explains_a_bad_file(handlers, bad_images):
@@ -125,7 +140,7 @@ def test_upload_handler_explains_a_bad_file(handlers, bad_images):
 def test_webcam_frames_are_annotated(handlers, astronaut_png):
     frame = np.asarray(Image.open(astronaut_png).convert("RGB"))
     image, cards = handlers.analyze_frame(frame, "sepnet.ferplus", True)
-    assert image.size == (512, 512) and "Face 1:" in cards
+    assert Image.open(image).size == (512, 512) and "Face 1:" in cards
     assert (
         handlers.analyze_frame(np.zeros((240, 320, 3), np.uint8), "sepnet.ferplus", False)[1] == "<p>No face found.</p>"
     )

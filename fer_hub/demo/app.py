@@ -207,7 +207,7 @@ class FerDemo:
             return None, None, f"**Cannot use this image:** {error}", "", None, gr.update(visible=False)
         message = f"**{result['message'].capitalize()}**" + ("" if faces else f": {NO_FACE_HINT}.")
         cards = face_cards(image, faces)
-        return gr.skip(), draw_faces(image, faces), message, cards, result, gr.update(visible=not faces)
+        return gr.skip(), demo_uploads().new_jpeg(draw_faces(image, faces)), message, cards, result, gr.update(visible=not faces)
 
     @staticmethod
     def clear_results() -> tuple:
@@ -222,8 +222,8 @@ class FerDemo:
         try:
             faces = self.recognizer(model).recognize(image, tta=tta)
         except FerHubError as error:
-            return frame, f"<p>{html.escape(str(error))}</p>"
-        return draw_faces(image, faces), face_cards(image, faces) or "<p>No face found.</p>"
+            return demo_uploads().new_jpeg(image), f"<p>{html.escape(str(error))}</p>"
+        return demo_uploads().new_jpeg(draw_faces(image, faces)), face_cards(image, faces) or "<p>No face found.</p>"
 
 
 def check_api_arguments(model, tta, whole_image, boxes) -> None:
@@ -309,8 +309,7 @@ def build_demo(
                     height=IMAGE_HEIGHT,
                 )
                 annotated = gr.Image(
-                    type="pil",
-                    format="jpeg",
+                    type="filepath",
                     label="Faces",
                     interactive=False,
                     elem_id="fer-faces",
@@ -337,7 +336,7 @@ def build_demo(
                     height=IMAGE_HEIGHT,
                 )
                 webcam_faces = gr.Image(
-                    label="Faces", format="jpeg", interactive=False, elem_id="fer-webcam-faces", height=IMAGE_HEIGHT
+                    type="filepath", label="Faces", interactive=False, elem_id="fer-webcam-faces", height=IMAGE_HEIGHT
                 )
             webcam_cards = gr.HTML(elem_id="fer-webcam-cards")
         video_tab(handlers.recognizer, model, tta, ui_only)

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
+from PIL import Image
 from starlette.middleware import Middleware
 
 MAX_AGE_SECONDS = 15 * 60  # long enough to change the model or flip the checkbox on the same upload
@@ -50,6 +51,15 @@ class UploadFolder:
     @property
     def temp_dir(self) -> Path:
         return self.root / "tmp"
+
+    def new_jpeg(self, image: Image.Image) -> str:
+        """`image` saved as a new JPEG file here, for an image output. Given a PIL image, gradio saves it at a path
+        named after its bytes and rewrites that file in place whenever the same image comes again (a still webcam,
+        two visitors on one example), truncating it while a browser may still be reading it: a broken image. A new
+        file per result (which gradio copies under a new name) is never rewritten."""
+        with tempfile.NamedTemporaryFile(dir=self.temp_dir, prefix="faces-", suffix=".jpeg", delete=False) as file:
+            image.save(file, format="JPEG")
+        return file.name
 
     def keep_current_files(self) -> None:
         """Never sweep the files there now (the examples of the built app)."""
