@@ -4,6 +4,7 @@ with usage, architecture and parameter count, recipe, per-class scores, confusio
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 from pathlib import Path
 
@@ -175,3 +176,24 @@ def test_a_zoo_folder_gets_its_held_out_private_test_scores_and_base_model():
         in card.text
     )
     assert card.data.widget and card.data.datasets is None
+
+
+@pytest.mark.parametrize(
+    ("init_from", "shown"),
+    [
+        ("vgg16.fer2013", "vgg16.fer2013"),
+        ("--init-from=/home/alice/runs/vgg16-first", "the local folder vgg16-first"),
+        (None, None),
+    ],
+)
+def test_card_names_the_model_a_run_started_from(sepnet_dir, tmp_path, init_from, shown):
+    folder = shutil.copytree(sepnet_dir, tmp_path / "run")
+    start = [] if init_from is None else [init_from] if init_from.startswith("--") else ["--init-from", init_from]
+    first_call = ["fer-hub", "train", "--model", "sepnet", "--data", "fer.csv", "--output-dir", "run", *start]
+    (folder / "command.txt").write_text(shlex.join(first_call) + "\n" + shlex.join([*first_call, "--resume"]) + "\n")
+    text = render_model_card(folder).text
+    if shown is None:
+        assert "started from" not in text
+    else:
+        assert f"| started from | the weights of {shown} (`--init-from`) |" in text
+        assert "/home/alice" not in text  # local paths stay private

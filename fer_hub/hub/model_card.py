@@ -4,6 +4,7 @@ with huggingface_hub's ModelCard, its metadata and tables filled from the folder
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import torch
@@ -157,11 +158,14 @@ def _hyperparameters(folder: Path) -> list[tuple[str, str]]:
     training = recipe.get("training") or {}
     rows = [(key, training[key]) for key in TRAINING_ARGUMENTS if training.get(key) not in (None, "None", -1)]
     rows += [(key, recipe[key]) for key in RECIPE_SETTINGS if key in recipe]
+    started_from = _started_from(folder)
+    if started_from:
+        rows.append(("started from", f"the weights of {_model_reference(started_from)} (`--init-from`)"))
     if recipe.get("teacher"):
         rows.append(
             (
                 "teacher (hard distillation)",
-                f"{_teacher(recipe['teacher'])}, {recipe.get('distillation_weight')} of the loss",
+                f"{_model_reference(recipe['teacher'])}, {recipe.get('distillation_weight')} of the loss",
             )
         )
     if recipe.get("augmentation"):
@@ -171,8 +175,24 @@ def _hyperparameters(folder: Path) -> list[tuple[str, str]]:
     return [(key, str(value)) for key, value in rows]
 
 
-def _teacher(reference: str) -> str:
-    """A recipe's teacher as a card shows it: a name or Hub id as it is, a local folder by its name only."""
+def _started_from(folder: Path) -> str | None:
+    """The model whose weights the run started from: the `--init-from` of its first call in command.txt."""
+    path = folder / "command.txt"  # `fer-hub train` appends each call of the run
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    try:
+        words = shlex.split(lines[0]) if lines else []
+    except ValueError:
+        raise FerHubError(f"{path}: line 1: not a command line") from None
+    for word, following in zip(words, [*words[1:], None]):
+        if word == "--init-from":
+            return following
+        if word.startswith("--init-from="):
+            return word.partition("=")[2]
+    return None
+
+
+def _model_reference(reference: str) -> str:
+    """A teacher or start model as a card shows it: a name or Hub id as it is, a local folder by its name only."""
     path = Path(reference).expanduser()
     return f"the local folder {path.name}" if path.is_absolute() or reference.startswith(".") else reference
 
