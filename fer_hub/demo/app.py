@@ -206,8 +206,8 @@ class FerDemo:
         except FerHubError as error:
             return None, None, f"**Cannot use this image:** {error}", "", None, gr.update(visible=False)
         message = f"**{result['message'].capitalize()}**" + ("" if faces else f": {NO_FACE_HINT}.")
-        cards = face_cards(image, faces)
-        return gr.skip(), demo_uploads().new_jpeg(draw_faces(image, faces)), message, cards, result, gr.update(visible=not faces)
+        annotated, cards = demo_uploads().new_jpeg(draw_faces(image, faces)), face_cards(image, faces)
+        return gr.skip(), annotated, message, cards, result, gr.update(visible=not faces)
 
     @staticmethod
     def clear_results() -> tuple:

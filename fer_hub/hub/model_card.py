@@ -160,7 +160,7 @@ def _hyperparameters(folder: Path) -> list[tuple[str, str]]:
     rows += [(key, recipe[key]) for key in RECIPE_SETTINGS if key in recipe]
     started_from = _started_from(folder)
     if started_from:
-        rows.append(("started from", f"the weights of {_model_reference(started_from)} (`--init-from`)"))
+        rows.append(("started from", f"the weights of {_model_reference(started_from)} (`--init-from`, command.txt)"))
     if recipe.get("teacher"):
         rows.append(
             (
