@@ -195,5 +195,17 @@ def test_card_names_the_model_a_run_started_from(sepnet_dir, tmp_path, init_from
     if shown is None:
         assert "started from" not in text
     else:
-        assert f"| started from | the weights of {shown} (`--init-from`, command.txt) |" in text
+        assert f"| started from | weights of {shown} (`--init-from`, command.txt) |" in text
         assert "/home/alice" not in text  # local paths stay private
+
+
+def test_card_of_a_further_cycle_says_it_started_from_the_earlier_weights(sepnet_dir, tmp_path, monkeypatch):
+    from fer_hub.hub import model_card
+    from fer_hub.models.pretrained import PRETRAINED
+
+    folder = shutil.copytree(sepnet_dir, tmp_path / "run")
+    command = ["fer-hub", "train", "--model", "sepnet", "--init-from", "sepnet.fer2013", "--output-dir", "run"]
+    (folder / "command.txt").write_text(shlex.join(command) + "\n")
+    monkeypatch.setattr(model_card, "zoo_entry", lambda _: PRETRAINED["sepnet.fer2013"])  # the folder of that name
+    text = render_model_card(folder).text
+    assert "| started from | the earlier weights of sepnet.fer2013 (`--init-from`, command.txt) |" in text

@@ -147,7 +147,7 @@ def _architecture(folder: Path) -> dict:
     }
 
 
-def _hyperparameters(folder: Path) -> list[tuple[str, str]]:
+def _hyperparameters(folder: Path, entry: PretrainedModel | None) -> list[tuple[str, str]]:
     path = folder / "recipe.yaml"
     if not path.is_file():
         return []
@@ -160,7 +160,10 @@ def _hyperparameters(folder: Path) -> list[tuple[str, str]]:
     rows += [(key, recipe[key]) for key in RECIPE_SETTINGS if key in recipe]
     started_from = _started_from(folder)
     if started_from:
-        rows.append(("started from", f"the weights of {_model_reference(started_from)} (`--init-from`, command.txt)"))
+        earlier = "the earlier " if entry and started_from == entry.name else ""  # a further cycle of this model
+        rows.append(
+            ("started from", f"{earlier}weights of {_model_reference(started_from)} (`--init-from`, command.txt)")
+        )
     if recipe.get("teacher"):
         rows.append(
             (
@@ -352,7 +355,7 @@ def render_model_card(model_dir: str | Path, repo_id: str | None = None) -> Mode
         + votes,
         training=trained_on + [(label, _plain(training[key])) for key, label in TRAINING_FACTS if key in training],
         ferplus=metrics.get("ferplus_majority"),
-        hyperparameters=_hyperparameters(folder),
+        hyperparameters=_hyperparameters(folder, entry),
         per_class=[(name, metrics["per_class"][name]) for name in LABELS],
         confusion_rows=list(zip(LABELS, metrics["confusion_matrix"])),
         confusion_image=next((name for name in CONFUSION_IMAGES if (folder / name).is_file()), None),
