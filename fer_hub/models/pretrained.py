@@ -91,7 +91,12 @@ PRETRAINED: dict[str, PretrainedModel] = {
         PretrainedModel("sepnet.fer2013", "compact SepNet on FER2013's labels", recipe="sepnet", results="sepnet"),
         PretrainedModel("cnn.fer2013", "the study's CNN", recipe="cnn", results="cnn"),
         PretrainedModel("rnn.fer2013", "the study's BiLSTM over pixel rows", recipe="rnn", results="rnn"),
-        PretrainedModel("vgg16.fer2013", "VGG16-BN from scratch (CPU run)", recipe="vgg16", results="vgg16"),
+        PretrainedModel(
+            "vgg16.fer2013",
+            "VGG16-BN from scratch, two cosine cycles (CPU runs)",
+            recipe="vgg16-continued",
+            results="vgg16",
+        ),
         PretrainedModel(
             "resnet101.fer2013", "ResNet-101 from scratch (CPU run)", recipe="resnet101", results="resnet101"
         ),
