@@ -98,7 +98,10 @@ PRETRAINED: dict[str, PretrainedModel] = {
             results="vgg16",
         ),
         PretrainedModel(
-            "resnet101.fer2013", "ResNet-101 from scratch (CPU run)", recipe="resnet101", results="resnet101"
+            "resnet101.fer2013",
+            "ResNet-101 from scratch, two cosine cycles (CPU runs)",
+            recipe="resnet101-continued",
+            results="resnet101",
         ),
         PretrainedModel(
             "vit.fer2013",
