@@ -195,7 +195,7 @@ def test_card_names_the_model_a_run_started_from(sepnet_dir, tmp_path, init_from
     if shown is None:
         assert "started from" not in text
     else:
-        assert f"| started from | weights of {shown} (`--init-from`, command.txt) |" in text
+        assert f"| started from | the weights of {shown} (`--init-from`, command.txt) |" in text
         assert "/home/alice" not in text  # local paths stay private
 
 

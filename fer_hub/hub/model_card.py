@@ -160,10 +160,8 @@ def _hyperparameters(folder: Path, entry: PretrainedModel | None) -> list[tuple[
     rows += [(key, recipe[key]) for key in RECIPE_SETTINGS if key in recipe]
     started_from = _started_from(folder)
     if started_from:
-        earlier = "the earlier " if entry and started_from == entry.name else ""  # a further cycle of this model
-        rows.append(
-            ("started from", f"{earlier}weights of {_model_reference(started_from)} (`--init-from`, command.txt)")
-        )
+        weights = "the earlier weights" if entry and started_from == entry.name else "the weights"  # a further cycle
+        rows.append(("started from", f"{weights} of {_model_reference(started_from)} (`--init-from`, command.txt)"))
     if recipe.get("teacher"):
         rows.append(
             (
