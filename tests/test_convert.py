@@ -68,7 +68,8 @@ def test_legacy_checkpoint_converts_to_the_same_logits(name, tmp_path):
     assert type(model) is MODELS[name].model_class
     with torch.no_grad():
         logits = model(pixel_values=expected["pixel_values"]).logits
-    torch.testing.assert_close(logits, expected["logits"], rtol=0, atol=1e-6)
+    # float32 kernels may sum in another order from run to run (1.3e-5 seen in CI); a wrong weight moves logits by far more
+    torch.testing.assert_close(logits, expected["logits"], rtol=1e-4, atol=1e-4)
     code = _folder_code(folder)
     # configuration_*.py, modeling_*.py, image_processing_fer.py, face_pixels.py, pipeline_fer.py, face_detection.py
     assert len(code) == 6
