@@ -60,12 +60,16 @@ def _folder_code(folder: Path) -> dict[str, Path]:
 def test_legacy_checkpoint_converts_to_the_same_logits(name, tmp_path):
     folder = Path(shutil.copytree(LEGACY / name, tmp_path / name))
     expected = load_file(folder / "expected.safetensors")
+    legacy_tensors = sorted(tensor.numpy().tobytes() for tensor in load_file(folder / "model.safetensors").values())
 
     renamed = convert_legacy_checkpoint(folder)
 
-    assert renamed == len(load_file(folder / "model.safetensors")) - 2  # all but the classifier's weight and bias
+    converted = load_file(folder / "model.safetensors")
+    assert renamed == len(converted) - 2  # all but the classifier's weight and bias
+    assert sorted(tensor.numpy().tobytes() for tensor in converted.values()) == legacy_tensors  # renamed, not changed
     model = AutoModelForImageClassification.from_pretrained(folder, trust_remote_code=False).eval()  # installed class
     assert type(model) is MODELS[name].model_class
+    assert all(torch.equal(model.state_dict()[key], tensor) for key, tensor in converted.items())  # loaded exactly
     with torch.no_grad():
         logits = model(pixel_values=expected["pixel_values"]).logits
     # float32 kernels may sum in another order from run to run (1.3e-5 seen in CI); a wrong weight moves logits by far more
