@@ -58,6 +58,8 @@ TRAINING_FACTS = (  # metrics.json "training" key -> card wording
     ("device", "device"),
     ("processes", "processes"),
     ("wall_minutes_this_run", "wall-clock minutes (last run)"),
+    ("averaged_from", "trained models whose weights are averaged (`train/average_weights.py`)"),
+    ("batch_norm_faces", "training faces the batch-norm statistics are measured on"),
     ("stopped_by_time_budget", "stopped by the time budget"),
 )
 RECIPE_SETTINGS = ("balancing", "label_smoothing", "early_stopping_patience")
@@ -199,6 +201,8 @@ def _model_reference(reference: str) -> str:
 
 
 def _plain(value: object) -> object:
+    if isinstance(value, list):
+        return len(value)
     return {True: "yes", False: "no"}[value] if isinstance(value, bool) else value
 
 
