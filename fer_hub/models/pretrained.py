@@ -93,7 +93,7 @@ PRETRAINED: dict[str, PretrainedModel] = {
         PretrainedModel("rnn.fer2013", "the study's BiLSTM over pixel rows", recipe="rnn", results="rnn"),
         PretrainedModel(
             "vgg16.fer2013",
-            "VGG16-BN from scratch, four cosine cycles (CPU runs)",
+            "VGG16-BN from scratch: the average of its last three cosine cycles' weights (CPU runs)",
             recipe="vgg16-continued",
             results="vgg16",
         ),
