@@ -3,9 +3,13 @@ puts in the zoo: the ends of one training's cosine cycles (warm restarts), avera
 does (Izmailov et al. 2018, "Averaging Weights Leads to Wider Optima"). Batch-norm statistics do not average: they are
 measured again on training faces (no augmentation), then the result is scored on PublicTest like a training run.
 
-    git archive 8625e67^ checkpoints/vgg16.fer2013 | tar -x -C /tmp/second-cycle   # an earlier cycle, from git
-    python train/average_weights.py ~/fer-runs/vgg16-averaged /tmp/second-cycle/checkpoints/vgg16.fer2013 \\
-        checkpoints/vgg16.fer2013 --data ../shared/datasets/fer2013/fer2013-train-publictest.csv.gz \\
+How `vgg16.fer2013` was made: its second, third and fourth cycles' weights, each from the commit that held it.
+
+    for cycle in 8625e67^ b67c2ba 6e8af1c; do
+        mkdir -p /tmp/vgg16-$cycle && git archive $cycle checkpoints/vgg16.fer2013 | tar -x -C /tmp/vgg16-$cycle
+    done
+    python train/average_weights.py ~/fer-runs/vgg16-averaged /tmp/vgg16-{8625e67^,b67c2ba,6e8af1c}/checkpoints/vgg16.fer2013 \\
+        --data ../shared/datasets/fer2013/fer2013-train-publictest.csv.gz \\
         --votes ../shared/datasets/ferplus/ferplus-votes-train-publictest.csv.gz
 
 The run folder gets the averaged model (fp32), `metrics.json` (the `training` part names the members),
