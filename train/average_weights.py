@@ -93,10 +93,8 @@ def main() -> None:
     faces = dataset_split(load_fer2013(args.data), "train", args.data)
     rows = np.random.default_rng(0).choice(len(faces), min(args.faces, len(faces)), replace=False)
     batches = (
-        processors[0](list(faces.select(rows[start : start + BATCH_SIZE])["image"]), return_tensors="pt")[
-            "pixel_values"
-        ]
-        for start in range(0, len(rows), BATCH_SIZE)
+        processors[0](batch["image"], return_tensors="pt")["pixel_values"]
+        for batch in faces.select(rows).select_columns(["image"]).iter(batch_size=BATCH_SIZE)
     )
     measure_batch_norm(model, batches)
     save_checkpoint(model, processors[0], args.output)
